@@ -1,0 +1,72 @@
+"""Atomic writes: write to a temporary file beside the target, then rename.
+
+A reader never sees a half-written file, and a job killed mid-write leaves the old file (or none).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; on success it is renamed onto ``target``.
+
+    ``suffix`` defaults to the target's full suffix (e.g. ``.nii.gz``) so that libraries choosing
+    a format by extension behave.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if suffix is None:
+        suffix = "".join(target.suffixes)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_text(target: str | Path, text: str) -> Path:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+    return Path(target)
+
+
+def write_bytes(target: str | Path, data: bytes) -> Path:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+def write_json(target: str | Path, obj: Any) -> Path:
+    return write_text(target, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_table(target: str | Path, frame: Any, **kwargs: Any) -> Path:
+    """Write a pandas DataFrame as TSV (``.tsv``) or CSV (anything else), atomically."""
+    target = Path(target)
+    sep = "\t" if target.suffix == ".tsv" else ","
+    kwargs.setdefault("index", False)
+    with atomic_path(target) as tmp:
+        frame.to_csv(tmp, sep=sep, **kwargs)
+    return target
+
+
+def save_figure(fig: Any, target: str | Path, **kwargs: Any) -> Path:
+    """Save a matplotlib figure atomically (format from the target's extension)."""
+    target = Path(target)
+    kwargs.setdefault("bbox_inches", "tight")
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format=target.suffix.lstrip("."), **kwargs)
+    return target

@@ -1,0 +1,56 @@
+# Shared helpers: config validation, cohort files, target lists. No rules here.
+import yaml
+from pathlib import Path
+
+from snakemake.utils import validate
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+
+def _load_cohorts():
+    """name -> (cohort dict validated against the cohort schema, role)."""
+    cohorts = {}
+    for entry in config["cohorts"]:
+        path = Path(entry["file"])
+        with path.open() as handle:
+            cohort = yaml.safe_load(handle)
+        try:
+            validate(cohort, schema="../schemas/cohort.schema.yaml")
+        except Exception as err:  # name the file: Snakemake's message names only the schema
+            raise ValueError(f"cohort file {path}: {err}") from err
+        if cohort["name"] in cohorts:
+            raise ValueError(f"cohort file {path}: duplicate cohort name {cohort['name']!r}")
+        cohort["_file"] = str(path)
+        cohorts[cohort["name"]] = {"cohort": cohort, "role": entry["role"], "file": str(path)}
+    return cohorts
+
+
+COHORTS = _load_cohorts()
+COHORT_NAMES = list(COHORTS)
+SYNTHETIC_COHORTS = [n for n, c in COHORTS.items() if "synthetic" in c["cohort"]]
+
+
+wildcard_constraints:
+    cohort=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    subject=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+
+
+def get_cohort_file(wildcards):
+    return COHORTS[wildcards.cohort]["file"]
+
+
+def get_raw_root(wildcards):
+    return COHORTS[wildcards.cohort]["cohort"]["raw_root"]
+
+
+def get_raw_marker(wildcards):
+    """The raw download of a cohort: for synthetic cohorts, the generator's completion marker."""
+    if wildcards.cohort in SYNTHETIC_COHORTS:
+        return f"{get_raw_root(wildcards)}/cohort.json"
+    return []
+
+
+def get_final_targets(wildcards):
+    targets = ["results/ingest/inclusion_summary.tsv"]
+    targets += [f"results/ingest/{c}/subjects.tsv" for c in COHORT_NAMES]
+    return targets
