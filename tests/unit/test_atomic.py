@@ -1,0 +1,30 @@
+import json
+
+import pytest
+
+from glioma.io.atomic import atomic_path, write_json, write_text
+
+
+def test_write_replaces_atomically(tmp_path):
+    target = tmp_path / "sub" / "out.txt"
+    write_text(target, "first")
+    write_text(target, "second")
+    assert target.read_text() == "second"
+    assert [p.name for p in target.parent.iterdir()] == ["out.txt"]
+
+
+def test_failure_keeps_old_file_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "out.json"
+    write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half-writ")
+        raise RuntimeError("disk full")
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_temp_keeps_double_suffix(tmp_path):
+    with atomic_path(tmp_path / "img.nii.gz") as tmp:
+        assert tmp.name.endswith(".nii.gz")
+        tmp.write_bytes(b"x")
+    assert (tmp_path / "img.nii.gz").read_bytes() == b"x"
