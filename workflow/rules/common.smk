@@ -54,3 +54,24 @@ def get_final_targets(wildcards):
     targets = ["results/ingest/inclusion_summary.tsv"]
     targets += [f"results/ingest/{c}/subjects.tsv" for c in COHORT_NAMES]
     return targets
+
+
+# --- ingest (added by the ingest stage) -----------------------------------------------------------
+def _read_tsv_rows(path):
+    import csv
+
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def get_ingest_records(wildcards):
+    """record.json of every patient that discovery passed on (after checkpoint ingest_discover)."""
+    discovered = checkpoints.ingest_discover.get(cohort=wildcards.cohort).output.discovered
+    subjects = [r["subject"] for r in _read_tsv_rows(discovered) if r["status"] == "ok"]
+    return [f"results/ingest/{wildcards.cohort}/{s}/record.json" for s in subjects]
+
+
+def get_included_subjects(cohort):
+    """IDs (strings) of the included patients of a cohort, from its subject sheet (checkpoint)."""
+    sheet = checkpoints.ingest_sheet.get(cohort=cohort).output.subjects
+    return [r["subject"] for r in _read_tsv_rows(sheet) if r["included"] == "1"]

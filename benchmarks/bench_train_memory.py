@@ -1,0 +1,123 @@
+"""Benchmark 1: peak memory of one training step on a full 1 mm input (4 channels, the atlas
+brain bounding box), paper network (32 filters, depth 5): bf16 autocast + activation
+checkpointing against plain fp32. Goal: at most one third.
+
+Each configuration runs in a fresh subprocess. CPU: peak resident memory of the step above the
+memory held before it (model, optimiser state and input already allocated); CUDA:
+``torch.cuda.max_memory_allocated`` above the same baseline.
+
+    python benchmarks/bench_train_memory.py                 # full 1 mm grid (slow on CPU: minutes)
+    python benchmarks/bench_train_memory.py --scale 0.5     # each axis halved (quick check)
+    python benchmarks/bench_train_memory.py --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def atlas_bbox_shape() -> tuple[int, int, int]:
+    """Bounding box of the 1 mm MNI152 brain mask (the atlas of the preprocessing stage)."""
+    import numpy as np
+    from nilearn import datasets
+
+    mask = np.asarray(datasets.load_mni152_brain_mask(resolution=1).dataobj) > 0
+    idx = np.argwhere(mask)
+    return tuple(int(v) for v in idx.max(0) - idx.min(0) + 1)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return float(line.split()[1]) / 1024
+    return float("nan")
+
+
+def one_step(mode: str, shape: list[int], device: str, threads: int, filters: int) -> dict:
+    import torch
+
+    from glioma.model.losses import MultiTaskLoss
+    from glioma.model.network import NetworkConfig, PSNet
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    bf16 = mode == "bf16_ckpt"
+    net = PSNet(NetworkConfig(base_filters=filters, depth=5, norm="batch",
+                              activation_checkpointing=bf16)).to(device).train()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-5)
+    x = torch.randn(1, 4, *shape, device=device)
+    batch = {
+        "idh": torch.tensor([1], device=device), "codeletion": torch.tensor([0], device=device),
+        "grade": torch.tensor([1], device=device), "has_seg": torch.tensor([1], device=device),
+        "seg": (torch.rand(1, *shape, device=device) > 0.9).long(),
+    }
+    loss_fn = MultiTaskLoss().to(device)
+    # allocate the optimiser state first so that the baseline holds it
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated() / 2**20
+    else:
+        base = _rss_mb()
+    start = time.perf_counter()
+    with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+        out = net(x.requires_grad_(bf16))
+        loss, _ = loss_fn(out, batch)
+    loss.backward()
+    optimizer.step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return {"mode": mode, "peak_mb": peak - base, "seconds": time.perf_counter() - start,
+            "loss": float(loss)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of each axis")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--filters", type=int, default=32)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--shape", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        shape = json.loads(args.shape)
+        print(json.dumps(one_step(args.child, shape, args.device, args.threads, args.filters)))
+        return
+    shape = [max(8, int(round(s * args.scale))) for s in atlas_bbox_shape()]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    results = {}
+    for mode in ("fp32", "bf16_ckpt"):
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", mode, "--shape", json.dumps(shape),
+             "--device", args.device, "--threads", str(args.threads), "--filters", str(args.filters)],
+            capture_output=True, text=True, env=env, check=True,
+        )
+        results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+    fp32, bf16 = results["fp32"], results["bf16_ckpt"]
+    print(f"input 4 x {shape[0]} x {shape[1]} x {shape[2]} (scale {args.scale}), "
+          f"{args.filters} filters, depth 5, device {args.device}")
+    print(f"{'':24s}{'fp32':>14s}{'bf16+ckpt':>14s}")
+    print(f"{'step peak memory (MB)':24s}{fp32['peak_mb']:14.0f}{bf16['peak_mb']:14.0f}")
+    print(f"{'step time (s)':24s}{fp32['seconds']:14.1f}{bf16['seconds']:14.1f}")
+    ratio = bf16["peak_mb"] / fp32["peak_mb"]
+    print(f"peak memory bf16+ckpt / fp32 = {ratio:.3f} (goal <= 0.333: "
+          f"{'met' if ratio <= 1 / 3 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()

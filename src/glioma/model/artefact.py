@@ -1,0 +1,129 @@
+"""The trained model as one versioned artefact folder.
+
+``model.pt``      the network's ``state_dict`` (plain tensors: ``torch.load(weights_only=True)``)
+``model.json``    format version, network settings, channel order, label maps, input grid,
+                  preprocessing settings, training summary and metrics
+``MODEL_CARD.md`` data, metrics, intended use and limitations ("not for clinical use")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from glioma import __version__
+from glioma.data.dataset import LABEL_MAPS
+from glioma.io.atomic import atomic_path, write_json, write_text
+from glioma.model.config import ModelSettings
+from glioma.model.network import NetworkConfig, PSNet
+from glioma.schema import SEQUENCES
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+WEIGHTS = "model.pt"
+INFO = "model.json"
+CARD = "MODEL_CARD.md"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_artefact(
+    out_dir: str | Path,
+    net: PSNet,
+    settings: ModelSettings,
+    *,
+    spatial_shape: Sequence[int],
+    training: dict | None = None,
+    preprocessing: dict | None = None,
+    metrics: dict | None = None,
+) -> Path:
+    """Write ``model.pt``, ``model.json`` and ``MODEL_CARD.md`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    with atomic_path(out_dir / WEIGHTS) as tmp:
+        torch.save(state, tmp)
+    info = {
+        "format_version": FORMAT_VERSION,
+        "glioma_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "weights": WEIGHTS,
+        "weights_sha256": _sha256(out_dir / WEIGHTS),
+        "network": net.config.to_dict(),
+        "channels": list(SEQUENCES),
+        "label_maps": LABEL_MAPS,
+        "spatial_shape": [int(s) for s in spatial_shape],
+        "input_shape": None if settings.input_shape is None else list(settings.input_shape),
+        "preprocessing": preprocessing or {},
+        "train": settings.train.to_dict(),
+        "training": training or {},
+        "metrics": metrics or {},
+    }
+    write_json(out_dir / INFO, info)
+    write_text(out_dir / CARD, model_card(info))
+    log.info("model artefact written to %s", out_dir)
+    return out_dir
+
+
+def model_card(info: dict) -> str:
+    training = info.get("training", {})
+    net = info["network"]
+    metrics = info.get("metrics") or {}
+    metric_lines = "\n".join(f"| {k} | {v} |" for k, v in metrics.items()) or "| (none recorded) | |"
+    return f"""# Model card: glioma multi-task network
+
+**Not for clinical use.** Research software rebuilding van der Voort et al., Neuro-Oncology 2022.
+
+## Model
+- Architecture: PSNet-like 3D multi-task encoder-decoder (depth {net['depth']}, {net['base_filters']}
+  base filters, first downsampling kernel {net['first_kernel']} stride {net['first_stride']},
+  dense heads of {net['dense_units']} units, {net['norm']} normalisation).
+- Inputs: {", ".join(info['channels'])} (this channel order), atlas space, z-scored within the
+  brain, grid {info['spatial_shape']} (see `model.json` -> `preprocessing`).
+- Outputs: IDH (wildtype/mutated), 1p/19q (intact/codeleted), WHO grade (2/3/4) softmax scores and
+  a whole-tumour segmentation. Label maps in `model.json` -> `label_maps`.
+- Format version {info['format_version']}, glioma {info['glioma_version']}, created {info['created']};
+  weights `{info['weights']}` (sha256 `{info['weights_sha256'][:16]}...`), loadable with
+  `torch.load(weights_only=True)`.
+
+## Training data
+- {training.get('patients', '?')} training patients, {training.get('epochs', '?')} epochs;
+  selected hyperparameters: `{json.dumps(training.get('selected_params', {}))}`.
+- Unknown labels were masked out of the loss; see the workflow's splits table for the cohorts.
+
+## Metrics
+| metric | value |
+|---|---|
+{metric_lines}
+
+## Intended use and limitations
+- Intended for research on reproducible glioma subtyping pipelines and for the synthetic demo.
+- A model trained by the demo has only seen synthetic data; it says nothing about real patients.
+- Inputs must be preprocessed exactly as recorded in `model.json`; other scanners, protocols or
+  preprocessing give unreliable scores. Not a medical device; not for diagnosis or treatment.
+"""
+
+
+def load_artefact(folder: str | Path, map_location: str = "cpu") -> tuple[PSNet, dict]:
+    """Load the network (in eval mode) and its ``model.json``; checks the weights' checksum."""
+    folder = Path(folder)
+    info = json.loads((folder / INFO).read_text())
+    if info.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{folder / INFO}: unsupported format version {info.get('format_version')}")
+    weights = folder / info.get("weights", WEIGHTS)
+    if info.get("weights_sha256") and _sha256(weights) != info["weights_sha256"]:
+        raise ValueError(f"{weights}: checksum differs from model.json")
+    state = torch.load(weights, map_location=map_location, weights_only=True)
+    config = NetworkConfig.from_dict({**info["network"], "activation_checkpointing": False})
+    net = PSNet(config)
+    net.load_state_dict(state)
+    net.eval()
+    return net, info

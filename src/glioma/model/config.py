@@ -1,0 +1,117 @@
+"""Typed training settings read from the workflow config's ``model:`` and ``train:`` sections."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from glioma.data.dataset import AugmentationConfig
+from glioma.model.losses import PAPER_TASK_WEIGHTS
+from glioma.model.network import NetworkConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, stopping, hardware and reproducibility settings (paper defaults)."""
+
+    max_epochs: int = 100
+    batch_size: int = 1
+    lr: float = 1e-5
+    weight_decay: float = 1e-5
+    task_weights: dict[str, float] = field(default_factory=lambda: dict(PAPER_TASK_WEIGHTS))
+    class_weights: str = "prevalence"  # prevalence | none
+    plateau_factor: float = 0.5
+    plateau_patience: int = 5
+    early_stopping_patience: int = 10
+    moving_average_window: int = 5
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    seed: int = 42
+    deterministic: bool = True
+    accelerator: str = "cpu"
+    strategy: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    precision: str = "32-true"
+    num_workers: int = 0
+    threads: int = 2
+    progress_bar: bool = True
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["augmentation"] = self.augmentation.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> TrainConfig:
+        values = dict(values or {})
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in values.items() if k in names}
+        if "augmentation" in kwargs and not isinstance(kwargs["augmentation"], AugmentationConfig):
+            kwargs["augmentation"] = AugmentationConfig.from_dict(kwargs["augmentation"])
+        for key in ("lr", "weight_decay", "plateau_factor"):
+            if key in kwargs:
+                kwargs[key] = float(kwargs[key])
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Everything a training run needs besides data: network, training, input size."""
+
+    network: NetworkConfig
+    train: TrainConfig
+    input_shape: tuple[int, ...] | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "network": self.network.to_dict(),
+            "train": self.train.to_dict(),
+            "input_shape": None if self.input_shape is None else list(self.input_shape),
+        }
+
+
+def settings_from_config(config: Mapping[str, Any]) -> ModelSettings:
+    """Read ``config["model"]`` and ``config["train"]`` (a workflow config dict)."""
+    model = dict(config.get("model") or {})
+    train = dict(config.get("train") or {})
+    if "seed" not in train and "seed" in config:
+        train["seed"] = config["seed"]
+    input_shape = model.pop("input_shape", None)
+    return ModelSettings(
+        network=NetworkConfig.from_dict(model),
+        train=TrainConfig.from_dict(train),
+        input_shape=None if input_shape is None else tuple(int(s) for s in input_shape),
+    )
+
+
+def apply_params(settings: ModelSettings, params: Mapping[str, Any]) -> ModelSettings:
+    """Override network or training fields by name (a grid point)."""
+    net_fields = {f.name for f in fields(NetworkConfig)}
+    train_fields = {f.name for f in fields(TrainConfig)}
+    net_over = {k: v for k, v in params.items() if k in net_fields}
+    train_over = {k: v for k, v in params.items() if k in train_fields}
+    unknown = set(params) - net_fields - train_fields
+    if unknown:
+        raise ValueError(f"grid parameters {sorted(unknown)} are neither model nor train settings")
+    train = TrainConfig.from_dict({**settings.train.to_dict(), **train_over})
+    return replace(settings, network=replace(settings.network, **net_over), train=train)
+
+
+def _format(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def grid_points(grid: Mapping[str, list] | None) -> dict[str, dict[str, Any]]:
+    """Name -> parameters for the Cartesian product of ``grid`` (``{}`` gives one point
+    ``default``). Names look like ``lr0.001-dropout0.25``."""
+    if not grid:
+        return {"default": {}}
+    keys = sorted(grid)
+    points = {}
+    for values in itertools.product(*(grid[k] for k in keys)):
+        params = dict(zip(keys, values, strict=True))
+        name = "-".join(f"{k}{_format(v)}" for k, v in params.items()).replace("_", "")
+        points[name] = params
+    return points

@@ -1,0 +1,97 @@
+"""Masked multi-task losses: unknown labels (``-1``) and missing segmentations contribute nothing.
+
+* classification: class-weighted cross-entropy over the samples whose label is known; a batch
+  without any known label gives an exact zero that still depends on the logits (so that every
+  parameter has a gradient, zero, which DDP needs);
+* segmentation: soft Dice of the tumour class over the samples that have a segmentation
+  (``has_seg``), ``1 - mean Dice``;
+* total: the task-weighted sum (paper: IDH 2.26, 1p/19q 3.38, grade 1.33, segmentation 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from glioma.model.network import TASKS
+from glioma.schema import UNKNOWN
+
+PAPER_TASK_WEIGHTS: dict[str, float] = {"idh": 2.26, "codeletion": 3.38, "grade": 1.33, "seg": 1.0}
+
+
+def class_weights_from_prevalence(labels: Sequence[int], n_classes: int) -> list[float]:
+    """Inverse-prevalence class weights over the known labels, normalised to mean 1.
+
+    A class absent from the training labels gets weight 1 (it cannot be learned either way).
+    """
+    known = np.asarray([int(v) for v in labels if int(v) != UNKNOWN], dtype=int)
+    counts = np.bincount(known, minlength=n_classes).astype(float) if known.size else np.zeros(n_classes)
+    weights = np.ones(n_classes)
+    present = counts > 0
+    if present.any():
+        weights[present] = counts[present].sum() / (present.sum() * counts[present])
+    weights = weights / weights.mean()
+    return [float(w) for w in weights]
+
+
+def masked_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Weighted cross-entropy over samples with ``target != -1`` (weighted mean, like PyTorch)."""
+    known = target != UNKNOWN
+    if not bool(known.any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[known].float(), target[known].long(), weight=weight)
+
+
+def soft_dice(probability: torch.Tensor, target: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Per-sample soft Dice of a foreground probability map against a 0/1 mask."""
+    dims = tuple(range(1, probability.ndim))
+    intersection = (probability * target).sum(dim=dims)
+    denominator = probability.sum(dim=dims) + target.sum(dim=dims)
+    return (2 * intersection + eps) / (denominator + eps)
+
+
+def masked_dice_loss(
+    seg_logits: torch.Tensor, seg_target: torch.Tensor, has_seg: torch.Tensor
+) -> torch.Tensor:
+    """``1 - mean soft Dice`` of the tumour class over samples with ``has_seg``; else exact zero."""
+    mask = has_seg.bool()
+    if not bool(mask.any()):
+        return seg_logits.sum() * 0.0
+    probability = F.softmax(seg_logits[mask].float(), dim=1)[:, 1]
+    target = seg_target[mask].float()
+    if target.ndim == probability.ndim + 1:  # (n, 1, D, H, W)
+        target = target[:, 0]
+    return 1.0 - soft_dice(probability, target).mean()
+
+
+class MultiTaskLoss(torch.nn.Module):
+    """Task-weighted sum of the masked losses; returns ``(total, {task: loss})``."""
+
+    def __init__(
+        self,
+        task_weights: Mapping[str, float] | None = None,
+        class_weights: Mapping[str, Sequence[float] | None] | None = None,
+    ):
+        super().__init__()
+        self.task_weights = dict(PAPER_TASK_WEIGHTS if task_weights is None else task_weights)
+        class_weights = class_weights or {}
+        for task in TASKS:
+            w = class_weights.get(task)
+            self.register_buffer(
+                f"cw_{task}", None if w is None else torch.as_tensor(w, dtype=torch.float32)
+            )
+
+    def forward(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        parts: dict[str, torch.Tensor] = {}
+        for task in TASKS:
+            parts[task] = masked_cross_entropy(outputs[task], batch[task], getattr(self, f"cw_{task}"))
+        parts["seg"] = masked_dice_loss(outputs["seg"], batch["seg"], batch["has_seg"])
+        total = sum(self.task_weights.get(name, 0.0) * value for name, value in parts.items())
+        return total, parts

@@ -1,0 +1,162 @@
+"""The multi-task network of the paper ("PSNET" in PrognosAIs): a plain ``nn.Module``.
+
+A 3D U-Net-like encoder-decoder over the whole preprocessed volume (channels in
+:data:`glioma.schema.SEQUENCES` order). The first downsampling is a large strided convolution
+(kernel 9, stride 3) with a matching transposed convolution on the way up; the later ones are 2x
+max pooling / 2x transposed convolutions. Every encoder and decoder level is globally max-pooled,
+the pooled vectors are concatenated, passed through dropout and three dense heads (IDH, 1p/19q,
+grade). A 1x1x1 convolution gives the segmentation logits (softmax over background/tumour).
+
+The module knows nothing of Lightning, losses or data files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+TASKS: tuple[str, ...] = ("idh", "codeletion", "grade")
+"""Classification tasks, in this order everywhere (heads, losses, predictions)."""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture settings. Defaults are the paper's (1 mm, 32 base filters, depth 5)."""
+
+    in_channels: int = 4
+    base_filters: int = 32
+    depth: int = 5
+    first_kernel: int = 9
+    first_stride: int = 3
+    dense_units: int = 512
+    dropout: float = 0.25
+    norm: str = "batch"  # batch | instance | group
+    n_classes: dict[str, int] = field(
+        default_factory=lambda: {"idh": 2, "codeletion": 2, "grade": 3}
+    )
+    seg_classes: int = 2
+    activation_checkpointing: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> NetworkConfig:
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def filters(self, level: int) -> int:
+        return self.base_filters * 2**level
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm3d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm3d(channels, affine=True)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels), channels)
+    raise ValueError(f"unknown norm {kind!r} (batch, instance or group)")
+
+
+class ConvBlock(nn.Sequential):
+    """Two 3x3x3 convolutions, each followed by normalisation and ReLU."""
+
+    def __init__(self, in_ch: int, out_ch: int, norm: str):
+        super().__init__(
+            nn.Conv3d(in_ch, out_ch, 3, padding=1, bias=False),
+            _norm(norm, out_ch),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(out_ch, out_ch, 3, padding=1, bias=False),
+            _norm(norm, out_ch),
+            nn.ReLU(inplace=True),
+        )
+
+
+class PSNet(nn.Module):
+    """Multi-task 3D CNN: ``forward(x)`` returns a dict of logits.
+
+    ``x``: ``(batch, in_channels, D, H, W)``. Output keys: one per task in :data:`TASKS`
+    (``(batch, n_classes)``) and ``"seg"`` (``(batch, seg_classes, D, H, W)``). Any input size
+    works as long as the deepest level keeps at least one voxel.
+    """
+
+    def __init__(self, config: NetworkConfig | None = None):
+        super().__init__()
+        self.config = config = config or NetworkConfig()
+        if config.depth < 2:
+            raise ValueError("depth must be at least 2")
+        f = config.filters
+        self.encoders = nn.ModuleList()
+        self.downs = nn.ModuleList()
+        self.ups = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        for level in range(config.depth):
+            in_ch = config.in_channels if level == 0 else f(level)
+            self.encoders.append(ConvBlock(in_ch, f(level), config.norm))
+        for level in range(1, config.depth):
+            if level == 1:
+                k, s = config.first_kernel, config.first_stride
+                self.downs.append(
+                    nn.Conv3d(f(0), f(1), k, stride=s, padding=(k - s) // 2)
+                )
+                self.ups.append(nn.ConvTranspose3d(f(1), f(0), k, stride=s, padding=(k - s) // 2))
+            else:
+                self.downs.append(
+                    nn.Sequential(nn.MaxPool3d(2), nn.Conv3d(f(level - 1), f(level), 1))
+                )
+                self.ups.append(nn.ConvTranspose3d(f(level), f(level - 1), 2, stride=2))
+            self.decoders.append(ConvBlock(2 * f(level - 1), f(level - 1), config.norm))
+        pooled = sum(f(level) for level in range(config.depth)) + sum(
+            f(level) for level in range(config.depth - 1)
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.heads = nn.ModuleDict(
+            {
+                task: nn.Sequential(
+                    nn.Linear(pooled, config.dense_units),
+                    nn.ReLU(inplace=True),
+                    nn.Linear(config.dense_units, config.n_classes[task]),
+                )
+                for task in TASKS
+            }
+        )
+        self.seg_head = nn.Conv3d(f(0), config.seg_classes, 1)
+
+    def _run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self.config.activation_checkpointing and self.training and x.requires_grad:
+            return checkpoint(module, x, use_reentrant=False)
+        return module(x)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if x.ndim != 5 or x.shape[1] != self.config.in_channels:
+            raise ValueError(
+                f"expected input (batch, {self.config.in_channels}, D, H, W), got {tuple(x.shape)}"
+            )
+        skips: list[torch.Tensor] = []
+        pooled: list[torch.Tensor] = []
+        h = x
+        for level, encoder in enumerate(self.encoders):
+            if level > 0:
+                h = self._run(self.downs[level - 1], h)
+            h = self._run(encoder, h)
+            skips.append(h)
+            pooled.append(torch.amax(h, dim=(2, 3, 4)))
+        for level in range(self.config.depth - 1, 0, -1):
+            skip = skips[level - 1]
+            h = self.ups[level - 1](h, output_size=skip.shape[2:])
+            h = self._run(self.decoders[level - 1], torch.cat([h, skip], dim=1))
+            pooled.append(torch.amax(h, dim=(2, 3, 4)))
+        features = self.dropout(torch.cat(pooled, dim=1))
+        out = {task: head(features) for task, head in self.heads.items()}
+        out["seg"] = self.seg_head(h)
+        return out
+
+
+def predict_probabilities(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Softmax over classes for every head (segmentation: over the channel axis)."""
+    return {key: F.softmax(value.float(), dim=1) for key, value in outputs.items()}

@@ -1,0 +1,295 @@
+"""Training entry points: one run, the hyperparameter selection summary and the final run.
+
+A run folder holds::
+
+    checkpoints/last.ckpt, checkpoints/best.ckpt   Lightning checkpoints (resume from last)
+    fingerprint.json                               settings the checkpoints belong to
+    metrics.csv                                    one row per epoch (see docs/model.md)
+    config.yaml                                    the resolved settings of this run
+    run_info.json                                  versions, seed, git revision, host, times
+    result.json                                    best epoch / losses (selection) or summary
+    lightning_logs/                                Lightning's own step-level CSV log
+
+A run restarted on the same folder with the same settings resumes from ``last.ckpt``; in
+deterministic mode the final weights equal those of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+import yaml
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger
+
+from glioma.data.datamodule import GliomaDataModule
+from glioma.data.splits import read_splits
+from glioma.io.atomic import write_json, write_table, write_text
+from glioma.model.config import ModelSettings
+from glioma.model.losses import class_weights_from_prevalence
+from glioma.model.network import TASKS
+
+log = logging.getLogger(__name__)
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "params", "best_epoch", "best_val_loss", "best_val_loss_ma", "epochs_trained", "selected",
+    "settings",
+)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    history: pd.DataFrame
+    best_epoch: int | None
+    best_val_loss: float | None
+    module: pl.LightningModule
+
+
+def git_revision(start: Path | None = None) -> str:
+    """``git describe``-like revision of the working tree (``unknown`` outside git)."""
+    cwd = start or Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_info(seed: int) -> dict:
+    import monai
+
+    from glioma import __version__
+
+    return {
+        "glioma": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "pytorch_lightning": pl.__version__,
+        "monai": monai.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "seed": seed,
+        "git_revision": git_revision(),
+        "command": " ".join(sys.argv),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def class_weights(datamodule: GliomaDataModule, mode: str) -> dict[str, list[float] | None]:
+    if mode == "none":
+        return {t: None for t in TASKS}
+    if mode != "prevalence":
+        raise ValueError(f"class_weights must be prevalence or none, got {mode!r}")
+    n_classes = {"idh": 2, "codeletion": 2, "grade": 3}
+    return {t: class_weights_from_prevalence(datamodule.train_labels(t), n_classes[t]) for t in TASKS}
+
+
+def _fingerprint(settings: ModelSettings, train_folds: Sequence[str], val_folds: Sequence[str],
+                 max_epochs: int) -> dict:
+    d = settings.to_dict()
+    d["train"] = {k: v for k, v in d["train"].items()
+                  if k not in {"max_epochs", "progress_bar", "num_workers", "threads"}}
+    return {"settings": d, "train_folds": list(train_folds), "val_folds": list(val_folds)}
+
+
+def train_run(
+    out_dir: str | Path,
+    settings: ModelSettings,
+    *,
+    datamodule: GliomaDataModule,
+    has_validation: bool = True,
+    max_epochs: int | None = None,
+    resume: bool = True,
+    extra_callbacks: Sequence[pl.Callback] = (),
+) -> RunResult:
+    """Train one model into ``out_dir`` (see the module docstring). Returns the per-epoch
+    history and the trained module (weights of the last epoch)."""
+    out_dir = Path(out_dir)
+    cfg = settings.train
+    torch.set_num_threads(max(1, int(cfg.threads)))
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    epochs = int(max_epochs if max_epochs is not None else cfg.max_epochs)
+    ckpt_dir = out_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = _fingerprint(settings, datamodule.train_folds,
+                               datamodule.val_folds if has_validation else (), epochs)
+    fp_path = out_dir / "fingerprint.json"
+    last = ckpt_dir / "last.ckpt"
+    ckpt_path = None
+    if resume and last.is_file() and fp_path.is_file() and json.loads(fp_path.read_text()) == json.loads(json.dumps(fingerprint, default=str)):
+        ckpt_path = str(last)
+        log.info("resuming from %s", last)
+    else:
+        for stale in ckpt_dir.glob("*.ckpt"):
+            stale.unlink()
+        write_json(fp_path, fingerprint)
+
+    datamodule.setup("fit")
+    module = _make_module(settings, datamodule, has_validation)
+    module.metrics_path = out_dir / "metrics.csv"
+    write_text(out_dir / "config.yaml", yaml.safe_dump(
+        {**settings.to_dict(), "max_epochs_run": epochs, "has_validation": has_validation,
+         "train_folds": list(datamodule.train_folds),
+         "val_folds": list(datamodule.val_folds) if has_validation else [],
+         "spatial_shape": list(datamodule.spatial_shape)}, sort_keys=False))
+    write_json(out_dir / "run_info.json", run_info(cfg.seed))
+
+    callbacks: list[pl.Callback] = list(extra_callbacks)
+    if has_validation:
+        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss",
+                                         mode="min", save_top_k=1, save_last=True,
+                                         enable_version_counter=False))
+        callbacks.append(EarlyStopping(monitor="val_loss_ma", mode="min",
+                                       patience=cfg.early_stopping_patience,
+                                       check_on_train_epoch_end=False))
+    else:
+        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True,
+                                         enable_version_counter=False))
+    multi = str(cfg.devices) not in {"1", "auto"} or cfg.num_nodes > 1
+    trainer = pl.Trainer(
+        accelerator=cfg.accelerator,
+        strategy=cfg.strategy,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        precision=cfg.precision,
+        max_epochs=epochs,
+        deterministic=cfg.deterministic,
+        callbacks=callbacks,
+        logger=CSVLogger(str(out_dir), name="lightning_logs", version=0),
+        enable_progress_bar=cfg.progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=1.0 if has_validation else 0,
+        sync_batchnorm=multi and settings.network.norm == "batch" and cfg.accelerator != "cpu",
+        use_distributed_sampler=False,
+        log_every_n_steps=1,
+        default_root_dir=str(out_dir),
+    )
+    started = time.time()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    if module.history:
+        history = pd.DataFrame(module.history)
+        if trainer.global_rank == 0:
+            write_table(out_dir / "metrics.csv", history)
+    else:  # spawned processes (ddp_spawn) trained; rank zero wrote the table
+        history = pd.read_csv(out_dir / "metrics.csv")
+        module.history = history.to_dict("records")
+    best_epoch = best_loss = None
+    if has_validation and "val_loss" in history and history["val_loss"].notna().any():
+        best = history.loc[history["val_loss"].idxmin()]
+        best_epoch, best_loss = int(best["epoch"]), float(best["val_loss"])
+    log.info("training finished in %.1f s: %d epochs, best epoch %s (val loss %s)",
+             time.time() - started, len(history), best_epoch, best_loss)
+    return RunResult(out_dir, history, best_epoch, best_loss, module)
+
+
+def _make_module(settings: ModelSettings, datamodule: GliomaDataModule, has_validation: bool):
+    from glioma.model.lightning import GliomaModule
+
+    cfg = settings.train
+    return GliomaModule(
+        network=settings.network.to_dict(),
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        task_weights=cfg.task_weights,
+        class_weights=class_weights(datamodule, cfg.class_weights),
+        plateau_factor=cfg.plateau_factor,
+        plateau_patience=cfg.plateau_patience,
+        ma_window=cfg.moving_average_window,
+        seed=cfg.seed,
+        has_validation=has_validation,
+    )
+
+
+def select_run(out_dir: str | Path, splits_path: str | Path, preprocess_root: str | Path,
+               settings: ModelSettings, params: dict, name: str) -> dict:
+    """One grid point of the model selection: train on fold ``train``, validate on ``val``;
+    writes ``result.json`` and returns it."""
+    out_dir = Path(out_dir)
+    dm = _datamodule(splits_path, preprocess_root, settings, ("train",), ("val",))
+    result = train_run(out_dir, settings, datamodule=dm, has_validation=True)
+    hist = result.history
+    summary = {
+        "params": name,
+        "settings": params,
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "best_val_loss_ma": float(hist["val_loss_ma"].min()) if "val_loss_ma" in hist else None,
+        "epochs_trained": len(hist),
+    }
+    write_json(out_dir / "result.json", summary)
+    return summary
+
+
+def _datamodule(splits_path, preprocess_root, settings: ModelSettings, train_folds, val_folds):
+    cfg = settings.train
+    return GliomaDataModule(
+        read_splits(splits_path), preprocess_root, train_folds=train_folds, val_folds=val_folds,
+        batch_size=cfg.batch_size, augmentation=cfg.augmentation, seed=cfg.seed,
+        num_workers=cfg.num_workers, input_shape=settings.input_shape,
+    )
+
+
+def summarize_selection(results: Sequence[str | Path], out_path: str | Path) -> pd.DataFrame:
+    """Gather the grid points' ``result.json`` into ``summary.tsv``; the lowest validation loss
+    is ``selected`` (ties: first by name)."""
+    rows = [json.loads(Path(p).read_text()) for p in results]
+    if not rows:
+        raise ValueError("no selection results to summarise")
+    frame = pd.DataFrame(rows)
+    frame["settings"] = frame["settings"].map(lambda s: json.dumps(s, sort_keys=True))
+    frame = frame.sort_values(["best_val_loss", "params"], na_position="last").reset_index(drop=True)
+    frame["selected"] = 0
+    frame.loc[0, "selected"] = 1
+    frame = frame[list(SUMMARY_COLUMNS)]
+    write_table(out_path, frame)
+    log.info("selected %s (validation loss %.4f)", frame.loc[0, "params"], frame.loc[0, "best_val_loss"])
+    return frame
+
+
+def selected_from_summary(summary_path: str | Path) -> tuple[dict, int]:
+    """(grid parameters, epochs to train = best epoch + 1) of the selected grid point."""
+    from glioma.data.splits import read_table
+
+    frame = read_table(summary_path)
+    row = frame[frame["selected"] == "1"].iloc[0]
+    return json.loads(row["settings"]), int(float(row["best_epoch"])) + 1
+
+
+def final_run(out_dir: str | Path, splits_path: str | Path, preprocess_root: str | Path,
+              settings: ModelSettings, epochs: int, params: dict | None = None,
+              selection: dict | None = None) -> RunResult:
+    """Retrain with the chosen settings on the whole training set (folds train + val) for the
+    selected number of epochs, then write the model artefact into ``out_dir``."""
+    from glioma.model.artefact import save_artefact
+
+    out_dir = Path(out_dir)
+    dm = _datamodule(splits_path, preprocess_root, settings, ("train", "val"), ())
+    result = train_run(out_dir, settings, datamodule=dm, has_validation=False, max_epochs=epochs)
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0 and result.module.global_rank == 0:
+        save_artefact(
+            out_dir, result.module.net, settings,
+            spatial_shape=dm.spatial_shape,
+            training={"patients": len(dm.train_records), "epochs": epochs,
+                      "selected_params": params or {}, "selection": selection or {}},
+        )
+    return result

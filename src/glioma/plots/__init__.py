@@ -1,0 +1,1 @@
+"""Figures of the study (matplotlib, Agg backend), each saved as PNG and PDF at journal size."""

@@ -1,0 +1,63 @@
+"""Fig. 2: inclusion flowchart per cohort, drawn from the ingest inclusion summary."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from glioma.plots.style import DOUBLE_COLUMN, RC, plt, subplots
+
+
+def flow_steps(summary: pd.DataFrame) -> dict[str, list[dict]]:
+    """Cohort -> ordered steps ``{stage, n, exclusions: [(reason, n), ...]}``.
+
+    Rows with an empty ``reason`` give the number of patients at a stage; rows with a reason are
+    patients excluded at that stage. A stage without a count row gets the previous count minus
+    its exclusions.
+    """
+    out: dict[str, list[dict]] = {}
+    s = summary.fillna({"reason": ""})
+    for cohort, rows in s.groupby("cohort", sort=False):
+        steps: list[dict] = []
+        previous = None
+        for stage, g in rows.groupby("stage", sort=False):
+            counts = g[g["reason"].str.strip() == ""]
+            excl = [(r, int(n)) for r, n in zip(g["reason"], g["n"], strict=True) if str(r).strip()]
+            if len(counts):
+                n = int(counts["n"].astype(int).iloc[-1])
+            elif previous is not None:
+                n = previous - sum(k for _, k in excl)
+            else:
+                n = None
+            steps.append({"stage": str(stage), "n": n, "exclusions": excl})
+            previous = n
+        out[str(cohort)] = steps
+    return out
+
+
+def flowchart_figure(summary: pd.DataFrame):  # noqa: ANN201
+    steps = flow_steps(summary)
+    ncols = max(len(steps), 1)
+    depth = max((len(v) for v in steps.values()), default=1)
+    fig, axes = subplots(1, ncols, width=min(DOUBLE_COLUMN, 2.4 * ncols + 0.4), height=0.9 * depth + 0.6, squeeze=False)
+    with plt.rc_context(RC):
+        for ax, (cohort, chain) in zip(axes.ravel(), steps.items(), strict=False):
+            ax.set_xlim(0, 1)
+            ax.set_ylim(-len(chain), 0.6)
+            ax.axis("off")
+            ax.set_title(cohort, fontweight="bold")
+            for i, step in enumerate(chain):
+                y = -i
+                n = "?" if step["n"] is None else step["n"]
+                ax.text(0.3, y, f"{step['stage']}\nn = {n}", ha="center", va="center",
+                        bbox={"boxstyle": "round", "fc": "#e8f0fb", "ec": "0.3", "lw": 0.6})
+                if step["exclusions"]:
+                    text = "\n".join(f"{r}: {k}" for r, k in step["exclusions"])
+                    ax.text(0.62, y - 0.5, "excluded\n" + text, ha="left", va="center", fontsize=6,
+                            bbox={"boxstyle": "square", "fc": "#fdeeee", "ec": "0.5", "lw": 0.5})
+                if i + 1 < len(chain):
+                    ax.annotate("", xy=(0.3, y - 0.75), xytext=(0.3, y - 0.25),
+                                arrowprops={"arrowstyle": "->", "lw": 0.7})
+        for ax in axes.ravel()[len(steps):]:
+            ax.axis("off")
+        fig.tight_layout()
+    return fig

@@ -1,0 +1,89 @@
+"""Records, seeded MONAI augmentation, the epoch sampler and the data module."""
+
+import numpy as np
+import pytest
+import torch
+
+from glioma.data.datamodule import GliomaDataModule, load_records
+from glioma.data.dataset import (
+    AugmentationConfig,
+    EpochSampler,
+    PatientDataset,
+    index_to_label,
+    label_to_index,
+    load_patient,
+)
+from glioma.data.splits import assemble_splits
+from glioma.data.toy import make_toy_cohort
+from glioma.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ds")
+    pre, sheet = make_toy_cohort(root, "c", 6, shape=(12, 14, 10), seed=5, seg_fraction=0.5,
+                                 unknown_fraction=0.3)
+    splits, _ = assemble_splits({"c": sheet}, {"c": "train"}, pre, 0.3, 0)
+    return pre, splits
+
+
+def test_label_encoding_round_trip():
+    assert label_to_index("grade", "4") == 2 and index_to_label("grade", 2) == "4"
+    assert label_to_index("idh", "") == -1 and label_to_index("idh", float("nan")) == -1
+    assert label_to_index("codeletion", "1.0") == 1
+    with pytest.raises(ValueError):
+        label_to_index("grade", "1")
+
+
+def test_load_patient_shapes_and_errors(toy, tmp_path):
+    pre, splits = toy
+    row = splits.iloc[0].to_dict()
+    rec = load_patient(pre / "c" / row["subject"], row["subject"], labels=row)
+    assert rec["image"].shape == (4, 12, 14, 10) and rec["image"].dtype == np.float32
+    assert rec["seg"].shape == (1, 12, 14, 10)
+    padded = load_patient(pre / "c" / row["subject"], row["subject"], input_shape=(16, 16, 8))
+    assert padded["image"].shape == (4, 16, 16, 8)
+    with pytest.raises(InputError, match="missing preprocessed volume"):
+        load_patient(tmp_path, "x1")
+
+
+def test_augmentation_is_seeded_by_epoch_and_index(toy):
+    pre, splits = toy
+    records = load_records(splits, pre, ["train", "val"])
+    ds = PatientDataset(records, AugmentationConfig(prob=1.0), seed=3)
+    a, b = ds[(0, 1)], ds[(0, 1)]
+    assert torch.equal(a["image"], b["image"]) and torch.equal(a["seg"], b["seg"])
+    c = ds[(1, 1)]
+    assert not torch.equal(a["image"], c["image"])
+    assert a["image"].shape == (4, 12, 14, 10) and a["seg"].shape == (12, 14, 10)
+    assert set(torch.unique(a["seg"]).tolist()) <= {0, 1}
+    plain = ds[1]
+    assert torch.equal(plain["image"], torch.from_numpy(records[1]["image"]))
+
+
+def test_epoch_sampler_shards_like_one_process():
+    one = EpochSampler(10, seed=1)
+    one.set_epoch(3)
+    full = [i for _, i in one]
+    shards = []
+    for rank in range(2):
+        s = EpochSampler(10, seed=1, num_replicas=2, rank=rank)
+        s.set_epoch(3)
+        shards.append([i for _, i in s])
+    # global batch 2 = (rank0[k], rank1[k]) = one process's batch k
+    interleaved = [x for pair in zip(*shards, strict=True) for x in pair]
+    assert interleaved == full
+    one.set_epoch(4)
+    assert [i for _, i in one] != full
+    assert len(EpochSampler(5, num_replicas=2, rank=1)) == 3
+
+
+def test_datamodule_loaders(toy):
+    pre, splits = toy
+    dm = GliomaDataModule(splits, pre, batch_size=2, augmentation=AugmentationConfig(prob=1.0))
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape == (2, 4, 12, 14, 10)
+    assert batch["seg"].dtype == torch.long
+    assert set(batch) >= {"idh", "codeletion", "grade", "has_seg"}
+    assert len(dm.val_records) == 2

@@ -1,0 +1,65 @@
+"""Shapes, pooling and activation checkpointing of the multi-task network."""
+
+import pytest
+import torch
+
+from glioma.model.network import TASKS, NetworkConfig, PSNet, predict_probabilities
+
+torch.set_num_threads(1)
+SMALL = NetworkConfig(base_filters=4, depth=3, dense_units=16, dropout=0.0)
+
+
+@pytest.mark.parametrize("shape", [(18, 21, 19), (12, 12, 12), (30, 24, 27)])
+def test_output_shapes_for_odd_sizes(shape):
+    net = PSNet(SMALL)
+    out = net(torch.randn(2, 4, *shape))
+    assert set(out) == {*TASKS, "seg"}
+    assert out["idh"].shape == (2, 2)
+    assert out["codeletion"].shape == (2, 2)
+    assert out["grade"].shape == (2, 3)
+    assert out["seg"].shape == (2, 2, *shape)
+
+
+def test_paper_configuration_layers():
+    net = PSNet(NetworkConfig())
+    assert len(net.encoders) == 5 and len(net.decoders) == 4
+    first = net.downs[0]
+    assert first.kernel_size == (9, 9, 9) and first.stride == (3, 3, 3)
+    assert net.ups[0].kernel_size == (9, 9, 9) and net.ups[0].stride == (3, 3, 3)
+    assert net.encoders[4][0].out_channels == 32 * 16
+    # pooled feature vector: encoder 32+64+128+256+512, decoder 32+64+128+256
+    assert net.heads["idh"][0].in_features == 992 + 480
+    assert net.heads["idh"][0].out_features == 512
+
+
+def test_wrong_channel_count_is_refused():
+    with pytest.raises(ValueError, match="expected input"):
+        PSNet(SMALL)(torch.randn(1, 3, 12, 12, 12))
+
+
+def test_probabilities_sum_to_one():
+    net = PSNet(SMALL).eval()
+    probs = predict_probabilities(net(torch.randn(1, 4, 12, 12, 12)))
+    for key, value in probs.items():
+        torch.testing.assert_close(value.sum(dim=1), torch.ones_like(value.sum(dim=1)), msg=key)
+
+
+@pytest.mark.parametrize("norm", ["instance", "group", "batch"])
+def test_activation_checkpointing_gives_same_gradients(norm):
+    torch.manual_seed(0)
+    plain = PSNet(NetworkConfig(base_filters=4, depth=3, dense_units=8, dropout=0.0, norm=norm))
+    ckpt = PSNet(
+        NetworkConfig(
+            base_filters=4, depth=3, dense_units=8, dropout=0.0, norm=norm,
+            activation_checkpointing=True,
+        )
+    )
+    ckpt.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 4, 15, 15, 15, requires_grad=True)
+    grads = []
+    for net in (plain, ckpt):
+        net.zero_grad()
+        out = net(x)
+        (out["idh"].sum() + out["seg"].mean()).backward()
+        grads.append(net.encoders[0][0].weight.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)

@@ -1,0 +1,23 @@
+# Embedded synthetic cohort generator: writes the raw download of each synthetic cohort.
+
+
+rule synth_cohort:
+    input:
+        cohort_file=get_cohort_file,
+    output:
+        marker="results/raw/{cohort}/cohort.json",
+    log:
+        "logs/synth/{cohort}.log",
+    benchmark:
+        "results/benchmarks/synth/{cohort}.tsv"
+    params:
+        seed=config.get("seed", 42),
+    wildcard_constraints:
+        cohort="|".join(SYNTHETIC_COHORTS) if SYNTHETIC_COHORTS else "NO_SYNTHETIC_COHORT",
+    threads: 1
+    resources:
+        # template + tissue maps + four contrasts at 1 mm (~0.6 GB) plus one series in flight
+        mem_mb=3000,
+        runtime=30,
+    script:
+        "../scripts/synth_cohort.py"

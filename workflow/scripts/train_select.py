@@ -1,0 +1,15 @@
+"""Adapter: one model-selection run (glioma.model.cli.run_select)."""
+
+from glioma.logs import setup_logging
+
+setup_logging(snakemake.log[0])  # noqa: F821
+
+from glioma.model.cli import run_select  # noqa: E402
+
+run_select(
+    dict(snakemake.config),  # noqa: F821
+    snakemake.input.splits,  # noqa: F821
+    snakemake.params.preprocess_root,  # noqa: F821
+    snakemake.wildcards.params,  # noqa: F821
+    snakemake.params.out_dir,  # noqa: F821
+)
