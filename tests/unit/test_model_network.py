@@ -26,7 +26,7 @@ def test_paper_configuration_layers():
     first = net.downs[0]
     assert first.kernel_size == (9, 9, 9) and first.stride == (3, 3, 3)
     assert net.ups[0].kernel_size == (9, 9, 9) and net.ups[0].stride == (3, 3, 3)
-    assert net.encoders[4][0].out_channels == 32 * 16
+    assert net.encoders[4].units[0][0].out_channels == 32 * 16
     # pooled feature vector: encoder 32+64+128+256+512, decoder 32+64+128+256
     assert net.heads["idh"][0].in_features == 992 + 480
     assert net.heads["idh"][0].out_features == 512
@@ -61,5 +61,5 @@ def test_activation_checkpointing_gives_same_gradients(norm):
         net.zero_grad()
         out = net(x)
         (out["idh"].sum() + out["seg"].mean()).backward()
-        grads.append(net.encoders[0][0].weight.grad.clone())
+        grads.append(net.encoders[0].units[0][0].weight.grad.clone())
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)

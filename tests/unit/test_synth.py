@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 UNKNOWN = {"idh": 0.3, "codeletion": 0.3, "grade": 0.2, "age": 0.0, "sex": 0.0, "survival": 0.2}
 
 
-def tiny_tcia(seed: int = 5) -> SynthConfig:
+def tiny_tcia(seed: int = 13) -> SynthConfig:
     insts = (
         ScannerProfile(name="TINY-A", code="TA", in_plane_mm=(2.5, 3.0), fov_mm=(190, 200), p_3d=0.0,
                        planes={"sagittal": 1.0}, series_descriptions={"t1": ("T1 PRE",), "t1c": ("T1 POST GAD",),
@@ -72,7 +72,7 @@ def test_determinism_same_seed_identical_other_seed_different(tcia, tmp_path):
     first, second = checksums(tcia), checksums(again)
     assert first == second and len(first) > 50
     other = tmp_path / "other"
-    generate_cohort(replace(tiny_tcia(seed=6), n_patients=1), other, progress=False)
+    generate_cohort(replace(tiny_tcia(seed=14), n_patients=1), other, progress=False)
     third = checksums(other)
     assert third["oracle.tsv"] != first["oracle.tsv"]
     dcm = sorted(k for k in third if k.endswith(".dcm"))
@@ -81,7 +81,8 @@ def test_determinism_same_seed_identical_other_seed_different(tcia, tmp_path):
 
 def test_completion_marker_and_side_files(tcia):
     summary = json.loads((tcia / "cohort.json").read_text())
-    assert summary["n_patients"] == 4 and summary["seed"] == 5
+    assert summary["n_patients"] == 4 and summary["seed"] == 13
+    assert summary["n_postop"] == 1 and summary["n_missing_sequence"] == 1
     assert set(summary["institutes"]) == {"TINY-A", "TINY-B"}
     assert "generator_version" in summary
     oracle = pd.read_csv(tcia / "oracle.tsv", sep="\t", dtype={"subject": str})

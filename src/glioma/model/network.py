@@ -63,18 +63,33 @@ def _norm(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown norm {kind!r} (batch, instance or group)")
 
 
-class ConvBlock(nn.Sequential):
-    """Two 3x3x3 convolutions, each followed by normalisation and ReLU."""
+class ConvUnit(nn.Sequential):
+    """3x3x3 convolution, normalisation, ReLU."""
 
     def __init__(self, in_ch: int, out_ch: int, norm: str):
         super().__init__(
             nn.Conv3d(in_ch, out_ch, 3, padding=1, bias=False),
             _norm(norm, out_ch),
             nn.ReLU(inplace=True),
-            nn.Conv3d(out_ch, out_ch, 3, padding=1, bias=False),
-            _norm(norm, out_ch),
-            nn.ReLU(inplace=True),
         )
+
+
+class ConvBlock(nn.Module):
+    """Two :class:`ConvUnit`. With ``checkpoint_units`` each unit is recomputed in backward
+    (nested inside the level's checkpoint), so at most one unit's activations are alive."""
+
+    def __init__(self, in_ch: int, out_ch: int, norm: str):
+        super().__init__()
+        self.units = nn.ModuleList([ConvUnit(in_ch, out_ch, norm), ConvUnit(out_ch, out_ch, norm)])
+        self.checkpoint_units = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for unit in self.units:
+            if self.checkpoint_units and self.training and torch.is_grad_enabled():
+                x = checkpoint(unit, x, use_reentrant=False)
+            else:
+                x = unit(x)
+        return x
 
 
 class PSNet(nn.Module):
@@ -126,11 +141,33 @@ class PSNet(nn.Module):
             }
         )
         self.seg_head = nn.Conv3d(f(0), config.seg_classes, 1)
+        if config.activation_checkpointing:
+            for block in [*self.encoders, *self.decoders]:
+                block.checkpoint_units = True
 
-    def _run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self.config.activation_checkpointing and self.training and x.requires_grad:
-            return checkpoint(module, x, use_reentrant=False)
-        return module(x)
+    # Activation checkpointing works on whole segments: an encoder level (downsampling + block
+    # + global pooling) or a decoder level (upsampling + concatenation + block + pooling, and the
+    # segmentation head at the last level). A segment keeps only its inputs, which stay alive
+    # anyway as skips, so no full-resolution activation is stored between forward and backward.
+    def _encode(self, level: int, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if level > 0:
+            h = self.downs[level - 1](h)
+        h = self.encoders[level](h)
+        return h, torch.amax(h, dim=(2, 3, 4))
+
+    def _decode(self, level: int, h: torch.Tensor, skip: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.ups[level - 1](h, output_size=skip.shape[2:])
+        h = self.decoders[level - 1](torch.cat([h, skip], dim=1))
+        pooled = torch.amax(h, dim=(2, 3, 4))
+        if level == 1:
+            h = self.seg_head(h)
+        return h, pooled
+
+    def _segment(self, fn, *args):  # noqa: ANN001, ANN202 - thin wrapper
+        if self.config.activation_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(fn, *args, use_reentrant=False)
+        return fn(*args)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.ndim != 5 or x.shape[1] != self.config.in_channels:
@@ -140,20 +177,16 @@ class PSNet(nn.Module):
         skips: list[torch.Tensor] = []
         pooled: list[torch.Tensor] = []
         h = x
-        for level, encoder in enumerate(self.encoders):
-            if level > 0:
-                h = self._run(self.downs[level - 1], h)
-            h = self._run(encoder, h)
+        for level in range(self.config.depth):
+            h, p = self._segment(self._encode, level, h)
             skips.append(h)
-            pooled.append(torch.amax(h, dim=(2, 3, 4)))
+            pooled.append(p)
         for level in range(self.config.depth - 1, 0, -1):
-            skip = skips[level - 1]
-            h = self.ups[level - 1](h, output_size=skip.shape[2:])
-            h = self._run(self.decoders[level - 1], torch.cat([h, skip], dim=1))
-            pooled.append(torch.amax(h, dim=(2, 3, 4)))
+            h, p = self._segment(self._decode, level, h, skips[level - 1])
+            pooled.append(p)
         features = self.dropout(torch.cat(pooled, dim=1))
         out = {task: head(features) for task, head in self.heads.items()}
-        out["seg"] = self.seg_head(h)
+        out["seg"] = h
         return out
 
 

@@ -20,7 +20,15 @@ from glioma.synth.acquire import bias_field, ghosting, rician, to_stored
 from glioma.synth.anatomy import Anatomy, load_anatomy
 from glioma.synth.config import ScannerProfile, SynthConfig
 from glioma.synth.dicom import Stack, dcm2niix_grid, safe_folder, uid, write_series
-from glioma.synth.geometry import Grid, make_grid, make_warp, map_grid, random_tilt, sample, sample_box
+from glioma.synth.geometry import (
+    Grid,
+    make_grid,
+    make_warp,
+    map_grid,
+    random_tilt,
+    sample,
+    sample_box,
+)
 from glioma.synth.labels import LATENT_NAMES, PatientLabels, label_posterior, sample_patient
 from glioma.synth.nifti import write_nifti
 from glioma.synth.oracle import oracle_aucs
