@@ -40,6 +40,8 @@ class NetworkConfig:
     )
     seg_classes: int = 2
     activation_checkpointing: bool = False
+    #: channels-last 3D memory layout (on CPU 10-80x faster convolution backward at few channels)
+    channels_last: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,6 +146,8 @@ class PSNet(nn.Module):
         if config.activation_checkpointing:
             for block in [*self.encoders, *self.decoders]:
                 block.checkpoint_units = True
+        if config.channels_last:
+            self.to(memory_format=torch.channels_last_3d)
 
     # Activation checkpointing works on whole segments: an encoder level (downsampling + block
     # + global pooling) or a decoder level (upsampling + concatenation + block + pooling, and the
@@ -176,7 +180,7 @@ class PSNet(nn.Module):
             )
         skips: list[torch.Tensor] = []
         pooled: list[torch.Tensor] = []
-        h = x
+        h = x.contiguous(memory_format=torch.channels_last_3d) if self.config.channels_last else x
         for level in range(self.config.depth):
             h, p = self._segment(self._encode, level, h)
             skips.append(h)

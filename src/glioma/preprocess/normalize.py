@@ -14,9 +14,10 @@ logger = logging.getLogger(__name__)
 
 
 def effective_n4_shrink(n4_shrink: int, resolution_mm: float) -> int:
-    """N4's shrink factor on a grid of ``resolution_mm``, so that N4 fits its field on a grid of
-    about ``n4_shrink`` mm (shrink 4 on the 1 mm grid; 1 on the demo's 3 mm grid)."""
-    return max(1, int(round(n4_shrink / resolution_mm)))
+    """N4's shrink factor on a grid of ``resolution_mm``: ``n4_shrink`` is meant for the 1 mm
+    grid, coarser grids shrink proportionally less but at least by 2 (on the 3 mm grid, shrink 2
+    matched the 1 mm shrink-4 result better, r = 0.996, and 8x faster than shrink 1, r = 0.976)."""
+    return max(2, int(round(n4_shrink / resolution_mm)))
 
 
 def n4(image: ants.ANTsImage, mask: ants.ANTsImage, shrink: int) -> ants.ANTsImage:

@@ -207,18 +207,6 @@ def _run(
     mask_img = grid.new_image_like(mask.astype(np.float32))
     timer.lap("resample")
 
-    # QC of the atlas registration (before N4: the raw T1c contrast against the atlas T1)
-    metrics["atlas_correlation"] = round(correlation(warped["t1c"].numpy(), grid.numpy(), grid_mask_atlas & fov["t1c"]), 4)
-    metrics["atlas_mask_dice"] = round(dice(mask, grid_mask_atlas & fov["t1c"]), 4)
-    metrics["fov_brain_fraction"] = round(float((grid_mask_atlas & fov["t1c"]).sum() / grid_mask_atlas.sum()), 4)
-    problems = []
-    if not metrics["atlas_correlation"] >= qc.min_atlas_correlation:
-        problems.append(f"correlation with the atlas {metrics['atlas_correlation']:.3f} < {qc.min_atlas_correlation}")
-    if not metrics["atlas_mask_dice"] >= qc.min_atlas_mask_dice:
-        problems.append(f"brain mask Dice with the atlas {metrics['atlas_mask_dice']:.3f} < {qc.min_atlas_mask_dice}")
-    if problems:
-        raise InputError("registration to the atlas failed QC: " + "; ".join(problems), subject=subject, path=scans["t1c"])
-
     # 6.-7. N4 within the brain, then clip and z-score within the brain
     shrink = effective_n4_shrink(config.n4_shrink, config.resolution_mm)
     normalized: dict[str, np.ndarray] = {}
@@ -227,6 +215,22 @@ def _run(
         corrected = n4(warped[seq], grid.new_image_like(inside.astype(np.float32)), shrink)
         normalized[seq] = zscore_within(corrected.numpy(), inside, config.clip_percentiles)
     timer.lap("n4_normalize")
+
+    # QC of the atlas registration: the normalized T1 against the atlas T1, our mask against the
+    # atlas mask (both inside the scanned field of view)
+    inside_fov = grid_mask_atlas & fov["t1c"]
+    metrics["atlas_correlation"] = round(correlation(normalized["t1"], grid.numpy(), inside_fov & fov["t1"]), 4)
+    metrics["atlas_mask_dice"] = round(dice(mask & fov["t1c"], inside_fov), 4)
+    metrics["fov_brain_fraction"] = round(float(inside_fov.sum() / grid_mask_atlas.sum()), 4)
+    problems = []
+    if not metrics["atlas_correlation"] >= qc.min_atlas_correlation:
+        problems.append(f"correlation with the atlas {metrics['atlas_correlation']:.3f} < {qc.min_atlas_correlation}")
+    if not metrics["atlas_mask_dice"] >= qc.min_atlas_mask_dice:
+        problems.append(f"brain mask Dice with the atlas {metrics['atlas_mask_dice']:.3f} < {qc.min_atlas_mask_dice}")
+    if metrics["fov_brain_fraction"] < qc.min_fov_brain_fraction:
+        problems.append(f"only {metrics['fov_brain_fraction']:.0%} of the atlas brain is in the scanned field of view")
+    if problems:
+        raise InputError("registration to the atlas failed QC: " + "; ".join(problems), subject=subject, path=scans["t1c"])
 
     # 8. segmentation into atlas space (label interpolation)
     tumor = None
