@@ -1,6 +1,9 @@
 # Shared helpers: config validation, cohort files, target lists. No rules here.
-import yaml
+import functools
+import os
 from pathlib import Path
+
+import yaml
 
 from snakemake.utils import validate
 
@@ -58,10 +61,18 @@ def get_final_targets(wildcards):
 
 # --- ingest (added by the ingest stage) -----------------------------------------------------------
 def _read_tsv_rows(path):
+    """Rows of a TSV as dicts of strings; cached on (path, mtime, size), so that input functions
+    called once per patient read each sheet once, not once per job (O(N) instead of O(N^2))."""
+    stat = os.stat(path)
+    return _read_tsv_rows_cached(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_tsv_rows_cached(path, mtime_ns, size):
     import csv
 
     with open(path, newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+        return tuple(csv.DictReader(handle, delimiter="\t"))  # shared by all callers: read-only
 
 
 def get_ingest_records(wildcards):
@@ -74,4 +85,37 @@ def get_ingest_records(wildcards):
 def get_included_subjects(cohort):
     """IDs (strings) of the included patients of a cohort, from its subject sheet (checkpoint)."""
     sheet = checkpoints.ingest_sheet.get(cohort=cohort).output.subjects
-    return [r["subject"] for r in _read_tsv_rows(sheet) if r["included"] == "1"]
+    stat = os.stat(sheet)
+    return list(_included_subjects_cached(os.path.abspath(sheet), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _included_subjects_cached(path, mtime_ns, size):
+    return tuple(r["subject"] for r in _read_tsv_rows_cached(path, mtime_ns, size) if r["included"] == "1")
+
+
+# --- preprocess (added by the preprocess stage) ---------------------------------------------------
+def get_preprocess_subject_inputs(wildcards):
+    """The subject sheet (after the ingest checkpoint) and the patient's native files."""
+    from glioma.preprocess.sheet import subject_inputs
+
+    get_included_subjects(wildcards.cohort)  # waits for checkpoint ingest_sheet
+    sheet = f"results/ingest/{wildcards.cohort}/subjects.tsv"
+    return {"sheet": sheet, **subject_inputs(sheet, wildcards.subject)}
+
+
+def _preprocess_qc_files(cohort):
+    return [f"results/preprocess/{cohort}/{s}/qc.json" for s in get_included_subjects(cohort)]
+
+
+def get_preprocess_qc_inputs(wildcards):
+    return _preprocess_qc_files(wildcards.cohort)
+
+
+def get_preprocess_targets(wildcards=None):
+    """Per-subject qc.json of every included patient of every cohort, and each cohort's QC table."""
+    targets = []
+    for cohort in COHORT_NAMES:
+        targets += _preprocess_qc_files(cohort)
+        targets += [f"results/preprocess/{cohort}/qc.tsv", f"results/preprocess/{cohort}/qc_overview.png"]
+    return targets

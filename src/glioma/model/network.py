@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from glioma.schema import SEQUENCES
+
 TASKS: tuple[str, ...] = ("idh", "codeletion", "grade")
 """Classification tasks, in this order everywhere (heads, losses, predictions)."""
 
@@ -42,14 +44,30 @@ class NetworkConfig:
     activation_checkpointing: bool = False
     #: channels-last 3D memory layout (on CPU 10-80x faster convolution backward at few channels)
     channels_last: bool = True
+    #: input sequences set to zero before the first layer, in training and inference alike (the
+    #: sequence-ablation experiment: a model trained and tested without these sequences)
+    drop_sequences: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["drop_sequences"] = list(self.drop_sequences)  # plain YAML/JSON lists
+        return out
 
     @classmethod
     def from_dict(cls, values: dict) -> NetworkConfig:
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        if "drop_sequences" in known:
+            known["drop_sequences"] = tuple(known["drop_sequences"] or ())
         return cls(**known)
+
+    def dropped_channels(self) -> tuple[int, ...]:
+        """Input channel indices of :attr:`drop_sequences` (in :data:`SEQUENCES` order)."""
+        unknown = sorted(set(self.drop_sequences) - set(SEQUENCES))
+        if unknown:
+            raise ValueError(f"drop_sequences {unknown} not among {SEQUENCES}")
+        if self.in_channels != len(SEQUENCES) and self.drop_sequences:
+            raise ValueError("drop_sequences needs one input channel per sequence")
+        return tuple(SEQUENCES.index(s) for s in self.drop_sequences)
 
     def filters(self, level: int) -> int:
         return self.base_filters * 2**level
@@ -107,6 +125,7 @@ class PSNet(nn.Module):
         self.config = config = config or NetworkConfig()
         if config.depth < 2:
             raise ValueError("depth must be at least 2")
+        self._dropped = config.dropped_channels()
         f = config.filters
         self.encoders = nn.ModuleList()
         self.downs = nn.ModuleList()
@@ -178,6 +197,10 @@ class PSNet(nn.Module):
             raise ValueError(
                 f"expected input (batch, {self.config.in_channels}, D, H, W), got {tuple(x.shape)}"
             )
+        if self._dropped:  # zero gradient reaches a dropped channel: saliency there is 0 too
+            keep = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
+            keep[list(self._dropped)] = 0
+            x = x * keep.view(1, -1, 1, 1, 1)
         skips: list[torch.Tensor] = []
         pooled: list[torch.Tensor] = []
         h = x.contiguous(memory_format=torch.channels_last_3d) if self.config.channels_last else x

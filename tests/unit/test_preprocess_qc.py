@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from glioma.preprocess.qc import QC_COLUMNS, aggregate_qc, correlation, dice, qc_figure
+from glioma.preprocess.skullstrip import largest_component
+
+
+def test_dice_and_correlation():
+    a = np.zeros((10, 10, 10))
+    a[2:6] = 1
+    b = np.zeros_like(a)
+    b[4:8] = 1
+    assert dice(a, a) == 1.0 and dice(a, b) == pytest.approx(0.5)
+    assert dice(np.zeros(3), np.zeros(3)) == 1.0
+    x = np.random.default_rng(0).random((10, 10, 10))
+    assert correlation(x, 2 * x + 1, np.ones_like(x)) == pytest.approx(1.0)
+    assert np.isnan(correlation(x, x, np.zeros_like(x)))
+
+
+def test_largest_component_fills_holes():
+    mask = np.zeros((20, 20, 20), np.uint8)
+    mask[2:12, 2:12, 2:12] = 1
+    mask[6, 6, 6] = 0  # a hole
+    mask[16:18, 16:18, 16:18] = 1  # a small island
+    out = largest_component(mask)
+    assert out[6, 6, 6] == 1 and out[17, 17, 17] == 0 and out.sum() == 1000
+
+
+def test_qc_figure_and_aggregate(tmp_path):
+    vols = {s: np.random.default_rng(1).normal(size=(20, 24, 18)).astype(np.float32) for s in ("t1", "t1c", "t2", "flair")}
+    mask = np.zeros((20, 24, 18))
+    mask[4:16, 4:20, 3:15] = 1
+    tumor = np.zeros_like(mask)
+    tumor[8:11, 9:12, 7:10] = 1
+    png = qc_figure(vols, mask, tumor, tmp_path / "qc.png", title="x")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    ok = {"subject": "0001", "status": "ok", "reason": "", "skull_strip": "hdbet", "seconds": 12.0,
+          "metrics": {"brain_volume_ml": 1500.0, "atlas_correlation": 0.45, "atlas_mask_dice": 0.96}}
+    bad = {"subject": "0002", "status": "excluded", "reason": "patient '0002': constant image", "metrics": {}}
+    (tmp_path / "0001").mkdir()
+    (tmp_path / "0002").mkdir()
+    (tmp_path / "0001" / "qc.json").write_text(json.dumps(ok))
+    (tmp_path / "0002" / "qc.json").write_text(json.dumps(bad))
+    table = aggregate_qc([tmp_path / "0001" / "qc.json", tmp_path / "0002"], tmp_path / "qc.tsv",
+                         tmp_path / "qc_overview.png", cohort="demo")
+    frame = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False)
+    assert tuple(frame.columns) == QC_COLUMNS
+    assert frame["subject"].tolist() == ["0001", "0002"]  # IDs stay strings
+    assert frame["status"].tolist() == ["ok", "excluded"] and "constant" in frame["reason"][1]
+    assert float(frame["atlas_mask_dice"][0]) == 0.96 and frame["atlas_mask_dice"][1] == ""
+    assert (tmp_path / "qc_overview.png").stat().st_size > 1000
