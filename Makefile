@@ -39,3 +39,9 @@ bench: env
 
 clean-results:
 	rm -rf results logs benchmarks/out .snakemake
+
+# Debian's elastix 5.0.1 for benchmarks/bench_preprocess.py (the paper's registration tool, the anchor).
+.PHONY: bench-deps
+bench-deps:
+	command -v elastix >/dev/null || (apt-get update && apt-get install -y elastix) || \
+		(sudo apt-get update && sudo apt-get install -y elastix)

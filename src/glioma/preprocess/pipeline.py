@@ -2,7 +2,8 @@
 
 1. read and check the four native scans (and the segmentation, if any);
 2. rigid co-registration of T1, T2 and FLAIR to the T1c (ANTsPy, Mattes MI);
-3. skull stripping of the native T1c only (HD-BET v1 by default);
+3. skull stripping of the native T1c only (HD-BET v1 by default; a scan that is already
+   skull-stripped, as BraTS data, keeps its own brain);
 4. affine (or SyN) registration of the skull-stripped T1c to the skull-stripped MNI152 2009a atlas;
    (``atlas`` backend: rigid of the whole head, atlas mask back-projected, then affine of that brain)
 5. one resampling of each native scan onto the cropped atlas grid (all transforms composed);
@@ -127,7 +128,7 @@ def _run(
     from glioma.preprocess import registration as reg
     from glioma.preprocess.atlas import load_atlas
     from glioma.preprocess.normalize import effective_n4_shrink, n4, zscore_within
-    from glioma.preprocess.skullstrip import native_brain_mask
+    from glioma.preprocess.skullstrip import native_brain_mask, stripped_input_mask
 
     qc = config.qc
     timer = _Timer()
@@ -145,22 +146,33 @@ def _run(
     # 2. rigid co-registration to the T1c
     t1c = native["t1c"]
     chain_coreg: dict[str, str] = {}
+    t1c_coarse = reg.coarse_copy(t1c)
     for seq in ("t1", "t2", "flair"):
+        moving = reg.coarse_copy(native[seq])
         try:
-            mat, warped = reg.rigid_coregister(t1c, native[seq], workdir)
+            mat, warped = reg.rigid_coregister(t1c_coarse, moving, workdir)
         except RuntimeError as err:
             raise InputError(f"co-registration of {seq} to t1c failed: {err}", subject=subject, path=scans[seq]) from err
         chain_coreg[seq] = mat
-        before = reg.mutual_information(t1c, native[seq])
-        after = reg.mutual_information(t1c, warped)
+        before = reg.mutual_information(t1c_coarse, moving)
+        after = reg.mutual_information(t1c_coarse, warped)
         metrics[f"coreg_mi_before_{seq}"] = round(before, 4)
         metrics[f"coreg_mi_after_{seq}"] = round(after, 4)
         metrics[f"coreg_mi_gain_{seq}"] = round(after - before, 4)
     timer.lap("coregister")
 
     # 3.-4. skull strip (native T1c) and register the brain to the atlas
+    stripped = None
+    if config.detect_skull_stripped:
+        stripped = stripped_input_mask(t1c, min_ml=qc.min_brain_volume_ml, max_ml=qc.max_stripped_volume_ml)
+    metrics["input_skull_stripped"] = stripped is not None
     try:
-        if config.skull_strip == "atlas":
+        if stripped is not None:
+            mask_native = stripped
+            metrics["brain_volume_ml"] = round(float(mask_native.sum()) * float(np.prod(t1c.spacing)) / 1000.0, 1)
+            timer.lap("skull_strip")
+            chain = reg.register_to_atlas(t1c * mask_native, atlas.reg_target, workdir, transform=config.atlas_transform)
+        elif config.skull_strip == "atlas":
             rigid = reg.rigid_to_atlas_head(t1c, atlas.reg_target_head, workdir)
             timer.lap("rigid_head_to_atlas")
             mask_native = ants.apply_transforms(
@@ -199,7 +211,7 @@ def _run(
         warped[seq] = reg.to_atlas(native[seq], seq, chain, grid, interpolator="linear")
         ones = native[seq].new_image_like(np.ones(native[seq].shape, dtype=np.float32))
         fov[seq] = reg.to_atlas(ones, seq, chain, grid, interpolator="linear").numpy() > 0.99
-    if config.skull_strip == "atlas":
+    if config.skull_strip == "atlas" and stripped is None:
         mask = grid_mask_atlas & fov["t1c"]
         metrics["brain_volume_ml"] = round(float(mask.sum()) * config.resolution_mm**3 / 1000.0, 1)
     else:

@@ -139,9 +139,10 @@ def aggregate_qc(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import pandas as pd
+    from tqdm import tqdm
 
     rows = []
-    for path in qc_files:
+    for path in tqdm(list(qc_files), desc=f"preprocess QC {cohort}", disable=None):
         path = Path(path)
         if path.is_dir():
             path = path / "qc.json"

