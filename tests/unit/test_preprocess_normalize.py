@@ -29,6 +29,7 @@ def test_effective_shrink():
     assert effective_n4_shrink(4, 1.0) == 4
     assert effective_n4_shrink(4, 3.0) == 2
     assert effective_n4_shrink(4, 0.5) == 8
+    assert effective_n4_shrink(6, 3.0) == 2  # the demo grid
 
 
 def test_n4_removes_a_smooth_bias_field():

@@ -53,9 +53,24 @@ def get_raw_marker(wildcards):
     return []
 
 
+TRAIN_COHORTS = [n for n, c in COHORTS.items() if c["role"] == "train"]
+TEST_COHORTS = [n for n, c in COHORTS.items() if c["role"] == "test"]
+
+
 def get_final_targets(wildcards):
+    """The whole study: ingest, preprocessing QC, model, test-set inference and evaluation.
+
+    The experiments (`snakemake experiments`) and the paper-predictions target (`snakemake paper`)
+    are separate targets; `experiments.in_all: true` in the config adds the experiments here.
+    """
+    from glioma.evaluate.targets import evaluate_targets
+    from glioma.model.targets import model_targets
+
     targets = ["results/ingest/inclusion_summary.tsv"]
     targets += [f"results/ingest/{c}/subjects.tsv" for c in COHORT_NAMES]
+    targets += [f"results/preprocess/{c}/qc.tsv" for c in COHORT_NAMES]
+    targets += model_targets(TEST_COHORTS, [c for c in TEST_COHORTS if c in SYNTHETIC_COHORTS])
+    targets += evaluate_targets(TEST_COHORTS)
     return targets
 
 

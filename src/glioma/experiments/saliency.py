@@ -214,9 +214,11 @@ def _save_map(sal: np.ndarray, affine: np.ndarray, path: Path) -> None:
 def patient_saliency(net: PSNet, folder: str | Path, subject: str, *, cohort: str = "",
                      tasks: Sequence[str] = TASKS, method: str = "saliency",
                      input_shape: Sequence[int] | None = None,
-                     tumour: np.ndarray | None = None) -> dict:
-    """Saliency of every task for one preprocessed patient; ``tumour`` defaults to its
-    reference segmentation. Returns a case dict (image, brain, tumour, slice, saliency)."""
+                     tumour: np.ndarray | None = None,
+                     targets: dict[str, int] | None = None) -> dict:
+    """Saliency of every task for one preprocessed patient (for the class index in ``targets``,
+    default the predicted class); ``tumour`` defaults to its reference segmentation. Returns a
+    case dict (image, brain, tumour, slice, saliency)."""
     record = load_patient(folder, subject, cohort=cohort)
     image = record["image"]
     original = image.shape[1:]
@@ -228,7 +230,7 @@ def patient_saliency(net: PSNet, folder: str | Path, subject: str, *, cohort: st
     case = {"subject": subject, "cohort": cohort, "image": image, "brain": brain, "tumour": tumour,
             "slice": _tumour_slice(tumour, original), "affine": record["affine"], "saliency": {}}
     for task in tasks:
-        sal, target, score = saliency_map(net, fitted, task, method=method)
+        sal, target, score = saliency_map(net, fitted, task, (targets or {}).get(task), method=method)
         if input_shape is not None:
             sal = _fit(sal, original)
         label = [k for k, v in LABEL_MAPS[task].items() if v == target][0]

@@ -11,7 +11,8 @@ structure (where the enhancing rim is) is written next to it, outside the prepro
 Layout (the preprocessing contract of :data:`glioma.schema.PREPROCESS_FILES`)::
 
     <root>/preprocess/<cohort>/<subject>/{t1,t1c,t2,flair,brain_mask,seg}.nii.gz + qc.json
-    <root>/truth/<cohort>/<subject>/enhancing.nii.gz   uint8, enhancing tumour (weight > 0.5)
+    <root>/truth/<cohort>/<subject>/enhancing.nii.gz   float32, enhancing-tumour weight (0..1;
+                                                       a thin rim peaks below 0.5 at 4 mm)
     <root>/truth/<cohort>/labels.tsv                   subject, labels, latents
 """
 
@@ -31,6 +32,8 @@ from glioma.io.atomic import atomic_path, write_table, write_text
 from glioma.schema import PREPROCESS_FILES, SEQUENCES
 
 log = logging.getLogger(__name__)
+
+APPEARANCES: tuple[str, ...] = ("generator", "enhancement_grade")
 
 
 def _save(volume: np.ndarray, affine: np.ndarray, path: Path) -> None:
@@ -56,11 +59,20 @@ def make_atlas_cohort(
     fold: str = "train",
     first_id: int = 1,
     prior: tuple[float, ...] | None = None,
+    appearance: str = "generator",
     progress: bool = False,
 ) -> pd.DataFrame:
     """Write ``n`` patients (see the module docstring); returns their splits-table rows
     (``fold`` for all, labels all known, IDs numeric strings). ``prior``: the eight class
-    frequencies of :data:`glioma.synth.labels.CLASSES` (default: the generator's, paper-like)."""
+    frequencies of :data:`glioma.synth.labels.CLASSES` (default: the generator's, paper-like).
+
+    ``appearance``: ``generator`` draws the latents as the generator does; ``enhancement_grade``
+    is a controlled version of the generator's structure for the structural tests: a tumour
+    enhances (visible on T1c only: a rim around the necrosis if necrotic, else patchy) exactly
+    when it is grade IV, and necrosis is drawn with probability 1/2 whatever the class, so that
+    enhancement is the only image feature carrying grade (the other latents stay as drawn)."""
+    if appearance not in APPEARANCES:
+        raise ValueError(f"appearance must be one of {APPEARANCES}, got {appearance!r}")
     from glioma.synth.anatomy import load_anatomy
     from glioma.synth.labels import DEFAULT_CLASS_PRIOR, sample_patient
     from glioma.synth.tumor import make_tumor
@@ -76,7 +88,10 @@ def make_atlas_cohort(
     for i in tqdm(range(n), desc=f"synthetic {cohort}", disable=not progress):
         subject = f"{first_id + i:04d}"
         labels = sample_patient(rng, prior or DEFAULT_CLASS_PRIOR)
-        tumor = make_tumor(anat, labels.latents, rng)
+        latents = dict(labels.latents)
+        if appearance == "enhancement_grade":
+            latents.update(necrosis=float(rng.random() < 0.5), enhancing=float(labels.grade == 4))
+        tumor = make_tumor(anat, latents, rng)
         folder = root / "preprocess" / cohort / subject
         full_whole = np.zeros(anat.shape, dtype=np.float32)
         full_enh = np.zeros(anat.shape, dtype=np.float32)
@@ -91,7 +106,7 @@ def make_atlas_cohort(
                 _save(z.astype(np.float32), affine, folder / PREPROCESS_FILES[seq])
         _save(mask.astype(np.uint8), affine, folder / PREPROCESS_FILES["brain_mask"])
         _save((full_whole[box] > 0.5).astype(np.uint8), affine, folder / PREPROCESS_FILES["seg"])
-        _save((full_enh[box] > 0.5).astype(np.uint8), affine,
+        _save(full_enh[box].astype(np.float32), affine,
               root / "truth" / cohort / subject / "enhancing.nii.gz")
         write_text(folder / PREPROCESS_FILES["qc"],
                    json.dumps({"subject": subject, "status": "ok", "reason": ""}))
@@ -101,7 +116,7 @@ def make_atlas_cohort(
                      "institute": f"{cohort}-inst"})
         truth.append({"subject": subject, "idh": labels.idh, "codeletion": labels.codeletion,
                       "grade": labels.grade,
-                      **{f"latent_{k}": v for k, v in labels.latents.items()}})
+                      **{f"latent_{k}": v for k, v in latents.items()}})
     write_table(root / "truth" / cohort / "labels.tsv", pd.DataFrame(truth))
     log.info("%s: %d synthetic atlas-space patients, grid %s at %.1f mm", cohort, n,
              brain.shape, resolution_mm)

@@ -58,8 +58,9 @@ class PreprocessConfig:
     atlas_transform: str = "Affine"
     #: spacing (mm) of the atlas image used as the registration target (the result is continuous)
     registration_resolution_mm: float = 2.0
-    #: N4 shrink factor (4 matches no shrink at r = 0.9999 on the 1 mm grid)
-    n4_shrink: int = 4
+    #: N4 shrink factor on the 1 mm grid (6: 3x faster than 4, r = 0.993 with it on the real
+    #: patient's FLAIR; 4 matches no shrink at r = 0.9999)
+    n4_shrink: int = 6
     #: percentiles the intensities are clipped to within the brain before z-scoring
     clip_percentiles: tuple[float, float] = (1.0, 99.0)
     #: margin (mm) around the atlas brain bounding box kept by the crop
