@@ -1,16 +1,17 @@
 """Structural checks of the experiments on synthetic atlas-space data (trained models, CPU).
 
 A tiny cohort is drawn from the synthetic generator's anatomy and tumour model
-(:func:`glioma.experiments.synthetic.make_atlas_cohort`, 4 mm, ``enhancement_grade``: every
-tumour has a necrotic core and enhances exactly when it is grade IV, so enhancement, visible on
-T1c only, is the one image feature carrying grade). The full model and the four sequence
+(:func:`glioma.experiments.synthetic.make_atlas_cohort`, 5 mm, ``enhancement_grade``: a tumour
+enhances exactly when it is grade IV, while necrosis, volume and edema do not depend on the
+class, so enhancement, bright on T1c, is the one image feature carrying grade). The full model and the four sequence
 ablations are trained through the experiment code path (``train_experiment_run`` ->
 ``final_run``), predicted with ``predict_cohort`` and compared with ``compare_runs``. Asserted:
 
 * removing T1c hurts grade prediction most (grade IV one-vs-rest AUC and the II/III/IV AUC of
   ``no_t1c`` are the lowest of the four ablations, and clearly below the full model);
-* the full model's grade IV saliency concentrates on the enhancing rim (share of saliency mass
-  inside the rim several times its share of the brain volume), and T1c carries most of it.
+* the full model's grade IV saliency concentrates on the enhancing tumour (rim or patches: the
+  share of saliency mass there is over twice its share of the brain volume; uniform = 1), and T1c
+  has the largest share of it among the four sequences.
 
 Nothing here knows the answer: models are trained from scratch with one seed for all runs.
 Runtime about 3-4 min on 2 shared CPU cores (one thread per run).
@@ -41,9 +42,10 @@ PRIOR = (0.1, 0.1, 0.3, 0.1, 0.1, 0.1, 0.1, 0.1)
 CONFIG = {
     "model": {"base_filters": 4, "depth": 3, "first_kernel": 5, "first_stride": 3,
               "dense_units": 16, "dropout": 0.0, "norm": "instance"},
-    "train": {"max_epochs": 15, "batch_size": 4, "lr": 3e-3, "threads": 1, "progress_bar": False,
-              "task_weights": {"idh": 1.0, "codeletion": 1.0, "grade": 1.0, "seg": 1.0},
-              "augmentation": {"enabled": False}, "seed": 7},
+    # IDH and 1p/19q carry no image signal in this cohort: their heads are not trained
+    "train": {"max_epochs": 30, "batch_size": 4, "lr": 5e-3, "threads": 1, "progress_bar": False,
+              "task_weights": {"idh": 0.0, "codeletion": 0.0, "grade": 1.0, "seg": 1.0},
+              "augmentation": {"enabled": False}, "seed": 42},
 }
 RUNS = {"full": {}, **{f"no_{s}": {"drop_sequences": [s]} for s in SEQUENCES}}
 
@@ -52,9 +54,9 @@ RUNS = {"full": {}, **{f"no_{s}": {"drop_sequences": [s]} for s in SEQUENCES}}
 def ablation(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("experiments")
-    train = make_atlas_cohort(root, "syntrain", 48, resolution_mm=4.0, seed=1, prior=PRIOR,
+    train = make_atlas_cohort(root, "syntrain", 48, resolution_mm=5.0, seed=1, prior=PRIOR,
                               appearance="enhancement_grade")
-    test = make_atlas_cohort(root, "syntest", 60, resolution_mm=4.0, seed=2, prior=PRIOR,
+    test = make_atlas_cohort(root, "syntest", 100, resolution_mm=5.0, seed=2, prior=PRIOR,
                              appearance="enhancement_grade", fold="test")
     splits_path = root / "splits.tsv"
     splits = pd.concat([train, test], ignore_index=True)
@@ -88,8 +90,8 @@ def test_grade_iv_saliency_concentrates_on_enhancing_rim(ablation):
     root, _table = ablation
     net, _info = load_artefact(root / "full" / "train")
     labels = pd.read_csv(root / "truth" / "syntest" / "labels.tsv", sep="\t", dtype={"subject": str})
-    enrichments, t1c_share = [], []
-    for subject in labels.loc[labels["grade"] == 4, "subject"][:6]:
+    enrichments, t1c_share, seq_shares = [], [], []
+    for subject in labels.loc[labels["grade"] == 4, "subject"][:8]:
         weight = np.asarray(nib.load(str(root / "truth" / "syntest" / subject / "enhancing.nii.gz")).dataobj)
         rim = weight > 0.25  # partial volume: a thin rim peaks below 0.5 at 5 mm
         if rim.sum() < 5:
@@ -102,7 +104,9 @@ def test_grade_iv_saliency_concentrates_on_enhancing_rim(ablation):
         enrichments.append(ratio)
         per_seq = sal[:, case["brain"]].sum(axis=1)
         t1c_share.append(per_seq[SEQUENCES.index("t1c")] / per_seq.sum())
+        seq_shares.append(per_seq / per_seq.sum())
     print("rim enrichment", np.round(enrichments, 2), "T1c share", np.round(t1c_share, 2))  # noqa: T201
     assert len(enrichments) >= 4
-    assert np.median(enrichments) > 3.0
-    assert np.median(t1c_share) > 0.4  # of four sequences: uniform would be 0.25
+    assert np.median(enrichments) > 2.0  # uniform saliency: 1
+    assert np.median(t1c_share) > 0.35  # of four sequences: uniform would be 0.25
+    assert np.median(t1c_share) == max(np.median(s) for s in np.array(seq_shares).T)

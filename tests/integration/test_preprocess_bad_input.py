@@ -50,6 +50,7 @@ def test_missing_sequence_is_excluded(tmp_path):
     assert record["status"] == "excluded" and "t2" in record["reason"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["hdbet", "atlas"])
 def test_non_brain_image_is_excluded(tmp_path, backend):
     """Noise cubes: HD-BET finds no brain (volume check) / the atlas fit fails QC."""

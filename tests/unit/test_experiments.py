@@ -180,3 +180,18 @@ def test_compare_runs_table(tmp_path):
     assert np.isnan(table.loc[table["task"] == "dice", "value"]).all()  # no segmentations
     est, low, high = mean_with_ci(np.array([0.5, 0.7, 0.9, np.nan]), n_resamples=500, seed=1)
     assert est == pytest.approx(0.7) and low < est < high
+
+
+def test_targets_and_comparison_runs():
+    from glioma.experiments import targets
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    runs = experiment_runs(config)
+    entries = targets.comparison_runs(runs, "ablation", "demo_test")
+    assert list(entries)[0] == "full" and entries["full"][0] == "results/infer/demo_test/predictions.csv"
+    assert entries["no_t1c"][0] == "results/experiments/ablation/no_t1c/infer/demo_test/predictions.csv"
+    files = targets.experiment_targets(["ablation", "saliency", "robustness"], ["c1"])
+    assert "results/experiments/ablation/c1/comparison.csv" in files
+    assert "results/experiments/robustness/c1/overlays.png" in files
+    with pytest.raises(ValueError):
+        targets.experiment_targets(["nope"], ["c1"])

@@ -6,6 +6,9 @@ rule synth_cohort:
         cohort_file=get_cohort_file,
     output:
         marker="results/raw/{cohort}/cohort.json",
+        oracle="results/raw/{cohort}/oracle.tsv",
+        oracle_auc="results/raw/{cohort}/oracle_auc.json",
+        phi_canaries="results/raw/{cohort}/phi_canaries.txt",
     log:
         "logs/synth/{cohort}.log",
     benchmark:
