@@ -93,3 +93,29 @@ def test_model_vs_oracle_table():
     assert table["task"].tolist() == ["IDH", "1p19q", "grade", "dice"]
     assert table.loc[0, "model_auc"] == 1.0 and table.loc[1, "model_auc"] == 1.0
     assert table.loc[3, "oracle_auc"] == 1.0 and table.loc[3, "model_auc"] == 0.9
+
+
+def test_model_vs_oracle_uses_the_posterior_of_the_predicted_patients():
+    preds = pd.DataFrame({
+        "cohort": "c", "subject": ["1", "2", "3", "4"],
+        "idh": ["0", "1", "0", "1"], "codeletion": ["0", "0", "0", "1"], "grade": ["2", "3", "4", "4"],
+        "score_idh_wildtype": [0.9, 0.2, 0.8, 0.1], "score_idh_mutated": [0.1, 0.8, 0.2, 0.9],
+        "score_1p19q_intact": [0.5] * 4, "score_1p19q_codeleted": [0.2, 0.2, 0.3, 0.7],
+        "score_grade_2": [0.8, 0.1, 0.1, 0.1], "score_grade_3": [0.1, 0.8, 0.1, 0.1],
+        "score_grade_4": [0.1, 0.1, 0.8, 0.8],
+    })
+    oracle = pd.DataFrame({
+        "subject": ["4", "3", "2", "1", "99"],  # another order, and a patient not predicted
+        "oracle_p_idh_mutated": [0.6, 0.7, 0.4, 0.1, 0.5],  # ranks 1 above 0 only partly
+        "oracle_p_1p19q_codeleted": [0.9, 0.1, 0.1, 0.1, 0.5],
+        "oracle_p_grade_2": [0.1, 0.1, 0.2, 0.7, 0.3],
+        "oracle_p_grade_3": [0.1, 0.2, 0.6, 0.2, 0.3],
+        "oracle_p_grade_4": [0.8, 0.7, 0.2, 0.1, 0.4],
+    })
+    table = model_vs_oracle(preds, oracle, dice=0.5).set_index("task")
+    # IDH truth (subject order 1..4) 0,1,0,1; oracle p 0.1,0.4,0.7,0.6 -> pairs (1>0): 0.4>0.1, 0.4<0.7, 0.6>0.1, 0.6<0.7
+    assert table.loc["IDH", "oracle_auc"] == pytest.approx(0.5)
+    assert table.loc["1p19q", "oracle_auc"] == pytest.approx(1.0)
+    assert table.loc["grade", "oracle_auc"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="lacks predicted patients"):
+        model_vs_oracle(preds.assign(subject=["1", "2", "3", "5"]), oracle, dice=0.5)

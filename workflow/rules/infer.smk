@@ -31,7 +31,7 @@ rule infer:
 rule infer_model_vs_oracle:
     input:
         predictions="results/infer/{cohort}/predictions.csv",
-        oracle=lambda wildcards: f"{get_raw_root(wildcards)}/oracle_auc.json",
+        oracle=lambda wildcards: f"{get_raw_root(wildcards)}/oracle.tsv",
     output:
         table=report(
             "results/evaluate/{cohort}/model_vs_oracle.csv",

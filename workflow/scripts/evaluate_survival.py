@@ -11,5 +11,5 @@ write_survival(
     snakemake.output.logrank,  # noqa: F821
     snakemake.output.km,  # noqa: F821
     cdr_xlsx=snakemake.input.get("cdr"),  # noqa: F821
-    subject_sheets=list(snakemake.input.get("subjects", [])),  # noqa: F821
+    subject_sheets=[snakemake.input.subjects],  # noqa: F821
 )

@@ -68,10 +68,11 @@ def make_atlas_cohort(
 
     ``appearance``: ``generator`` draws the latents as the generator does; ``enhancement_grade``
     is a controlled version of the generator's structure for the structural tests: a tumour
-    enhances (visible on T1c only: a rim around the necrosis if necrotic, else patchy) exactly
-    when it is grade IV; necrosis (probability 1/2), tumour volume and edema extent are drawn
-    the same whatever the class, so that enhancement is the only image feature carrying grade
-    (the other latents stay as the generator draws them)."""
+    enhances exactly when it is grade IV; no tumour is necrotic, so enhancement is the
+    generator's patchy pattern (a thin rim around necrosis is lost to partial volume at 4-5 mm:
+    it would be no brighter than white matter on T1c); tumour volume and edema extent are drawn
+    the same whatever the class. Enhancement is then the only image feature carrying grade (the
+    other latents stay as the generator draws them)."""
     if appearance not in APPEARANCES:
         raise ValueError(f"appearance must be one of {APPEARANCES}, got {appearance!r}")
     from glioma.synth.anatomy import load_anatomy
@@ -91,7 +92,7 @@ def make_atlas_cohort(
         labels = sample_patient(rng, prior or DEFAULT_CLASS_PRIOR)
         latents = dict(labels.latents)
         if appearance == "enhancement_grade":
-            latents.update(necrosis=float(rng.random() < 0.5), enhancing=float(labels.grade == 4),
+            latents.update(necrosis=0.0, enhancing=float(labels.grade == 4),
                            log_volume=float(rng.normal(2.9, 0.5)), log_edema=float(rng.normal(-0.9, 0.4)))
         tumor = make_tumor(anat, latents, rng)
         folder = root / "preprocess" / cohort / subject

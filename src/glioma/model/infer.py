@@ -180,8 +180,30 @@ def from_prognosais(table: pd.DataFrame) -> pd.DataFrame:
     })[list(PREDICTION_COLUMNS)]
 
 
-def model_vs_oracle(predictions: pd.DataFrame, oracle: dict, dice: float) -> pd.DataFrame:
-    """``task,model_auc,oracle_auc`` for IDH, 1p19q, grade and a ``dice`` row (oracle 1)."""
+ORACLE_SCORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "idh": ("oracle_p_idh_mutated",),
+    "codeletion": ("oracle_p_1p19q_codeleted",),
+    "grade": ("oracle_p_grade_2", "oracle_p_grade_3", "oracle_p_grade_4"),
+}
+
+
+def _oracle_scores(task: str, oracle: pd.DataFrame, subjects: pd.Series) -> np.ndarray:
+    """The generator's posterior for ``task`` on ``subjects`` (class-score matrix like the model's)."""
+    table = oracle.assign(subject=oracle["subject"].astype(str)).set_index("subject")
+    missing = sorted(set(subjects) - set(table.index))
+    if missing:
+        raise ValueError(f"oracle table lacks predicted patients {missing[:5]}")
+    p = table.loc[list(subjects), list(ORACLE_SCORE_COLUMNS[task])].to_numpy(dtype=float)
+    return np.column_stack([1 - p[:, 0], p[:, 0]]) if p.shape[1] == 1 else p
+
+
+def model_vs_oracle(predictions: pd.DataFrame, oracle: dict | pd.DataFrame, dice: float) -> pd.DataFrame:
+    """``task,model_auc,oracle_auc`` for IDH, 1p19q, grade and a ``dice`` row (oracle 1).
+
+    ``oracle`` is either the generator's per-patient posterior table (``oracle.tsv``: the oracle
+    AUC is then computed on exactly the predicted patients and their labels, the fair
+    comparison) or a mapping task -> AUC (``oracle_auc.json``, over the whole raw cohort).
+    """
     from glioma.model.lightning import task_auc
 
     rows = []
@@ -191,8 +213,12 @@ def model_vs_oracle(predictions: pd.DataFrame, oracle: dict, dice: float) -> pd.
         if task == "grade":
             truth = np.where(truth >= 0, truth - 2, -1)
         scores = predictions[list(SCORE_COLUMNS[task])].to_numpy(dtype=float)
-        rows.append({"task": name, "model_auc": task_auc(task, truth, scores),
-                     "oracle_auc": float(oracle.get(name, np.nan))})
+        if isinstance(oracle, pd.DataFrame):
+            oracle_auc = task_auc(task, truth, _oracle_scores(task, oracle, predictions["subject"].astype(str)))
+        else:
+            value = oracle.get(name)
+            oracle_auc = float("nan") if value is None else float(value)
+        rows.append({"task": name, "model_auc": task_auc(task, truth, scores), "oracle_auc": oracle_auc})
     rows.append({"task": "dice", "model_auc": float(dice), "oracle_auc": 1.0})
     return pd.DataFrame(rows, columns=["task", "model_auc", "oracle_auc"])
 
@@ -214,16 +240,21 @@ def mean_dice(predictions: pd.DataFrame, infer_dir: str | Path, preprocess_root:
 
 
 def write_model_vs_oracle(
-    predictions_csv: str | Path, oracle_json: str | Path, infer_dir: str | Path,
+    predictions_csv: str | Path, oracle_file: str | Path, infer_dir: str | Path,
     preprocess_root: str | Path, out: str | Path,
 ) -> pd.DataFrame:
-    """Compare the model's test AUCs with the synthetic generator's oracle AUCs."""
+    """Compare the model's test AUCs with the synthetic generator's oracle (``oracle.tsv`` or
+    ``oracle_auc.json``)."""
     import json
 
     from glioma.data.splits import read_table
 
     predictions = read_table(predictions_csv)
-    oracle = json.loads(Path(oracle_json).read_text())
+    oracle_file = Path(oracle_file)
+    if oracle_file.suffix == ".json":
+        oracle: dict | pd.DataFrame = json.loads(oracle_file.read_text())
+    else:
+        oracle = pd.read_csv(oracle_file, sep="\t", dtype={"subject": str})
     frame = model_vs_oracle(predictions, oracle, mean_dice(predictions, infer_dir, preprocess_root))
     write_table(out, frame, float_format="%.4f")
     log.info("model vs oracle:\n%s", frame.to_string(index=False))

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["ours", "prognosais", "both"], default="both",
                         help="ours: predictions.csv only; both: also predictions_prognosais.csv")
     parser.add_argument("--no-native", action="store_true", help="skip mapping back to native space")
-    parser.add_argument("--oracle", default=None, help="oracle_auc.json of a synthetic cohort")
+    parser.add_argument("--oracle", default=None, help="oracle.tsv (or oracle_auc.json) of a synthetic cohort")
     parser.add_argument("--model-vs-oracle", default=None, help="output CSV (with --oracle)")
     parser.add_argument("--threads", type=int, default=None)
 
