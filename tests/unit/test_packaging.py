@@ -3,6 +3,7 @@
 import re
 import tomllib
 
+import pytest
 import yaml
 
 
@@ -10,9 +11,11 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~\[ ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
-def test_environment_yml_lists_every_dependency(repo):
+
+@pytest.mark.parametrize("env_file", ["environment.yml", "workflow/envs/glioma.yaml"])
+def test_environment_yml_lists_every_dependency(repo, env_file):
     project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
-    env = yaml.safe_load((repo / "environment.yml").read_text())
+    env = yaml.safe_load((repo / env_file).read_text())
     names: set[str] = set()
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
@@ -21,5 +24,5 @@ def test_environment_yml_lists_every_dependency(repo):
             names.add(_name(dep.split("=")[0]))
     wanted = {_name(d) for d in project["dependencies"]}
     missing = wanted - names - {"python", "pip"}
-    assert not missing, f"environment.yml lacks {sorted(missing)}"
+    assert not missing, f"{env_file} lacks {sorted(missing)}"
     assert project["requires-python"].startswith(">=3.11")

@@ -28,5 +28,7 @@ rule cohort_splits:
     resources:
         mem_mb=500,
         runtime=5,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/cohort_splits.py"

@@ -36,6 +36,8 @@ rule evaluate_table1:
     resources:
         mem_mb=500,
         runtime=5,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/evaluate_table1.py"
 
@@ -59,6 +61,8 @@ rule evaluate_flowchart:
     resources:
         mem_mb=500,
         runtime=5,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/evaluate_flowchart.py"
 
@@ -95,6 +99,8 @@ rule evaluate_table2:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/evaluate_table2.py"
 
@@ -170,6 +176,8 @@ rule evaluate_subtypes:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/evaluate_subtypes.py"
 
@@ -202,6 +210,8 @@ rule evaluate_survival:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/evaluate_survival.py"
 
@@ -239,6 +249,8 @@ rule evaluate_segmentation:
         # two 3-D masks and their distance maps at a time
         mem_mb=2000,
         runtime=20,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/evaluate_segmentation.py"
 
@@ -269,5 +281,7 @@ rule evaluate_overlays:
     resources:
         mem_mb=1500,
         runtime=10,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/evaluate_overlays.py"

@@ -19,6 +19,8 @@ checkpoint ingest_discover:
     resources:
         mem_mb=2000,  # the TCGA-CDR workbook takes ~1 GB in pandas
         runtime=30,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/ingest_discover.py"
 
@@ -38,6 +40,8 @@ rule ingest_subject:
     resources:
         mem_mb=2000,  # dcm2niix and nibabel hold a few native volumes
         runtime=20,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/ingest_subject.py"
 
@@ -64,6 +68,8 @@ checkpoint ingest_sheet:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/ingest_sheet.py"
 
@@ -89,5 +95,7 @@ rule inclusion_summary:
     resources:
         mem_mb=500,
         runtime=5,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/ingest_summary.py"

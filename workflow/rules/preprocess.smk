@@ -23,6 +23,8 @@ rule preprocess_subject:
         # HD-BET v1 on CPU and the 1 mm grid peak near 3.5 GB; the demo's 3 mm grid far less
         mem_mb=4000,
         runtime=20,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/preprocess_subject.py"
 
@@ -46,5 +48,7 @@ rule preprocess_qc:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/preprocess_qc.py"

@@ -46,6 +46,8 @@ rule paper_table2:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/evaluate_table2.py"
 
@@ -121,6 +123,8 @@ rule paper_subtypes:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/evaluate_subtypes.py"
 
@@ -154,5 +158,7 @@ rule paper_survival:
         # the TCGA-CDR workbook (11,160 patients) is read whole
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/evaluate_survival.py"

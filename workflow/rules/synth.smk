@@ -22,5 +22,7 @@ rule synth_cohort:
         # template + tissue maps + four contrasts at 1 mm (~0.6 GB) plus one series in flight
         mem_mb=3000,
         runtime=30,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/synth_cohort.py"
