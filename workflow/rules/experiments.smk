@@ -47,6 +47,8 @@ rule experiment_train:
         # as train_final: volumes in memory plus the network
         mem_mb=4000,
         runtime=120,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/experiments_train.py"
 
@@ -73,6 +75,8 @@ rule experiment_infer:
     resources:
         mem_mb=4000,
         runtime=60,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/infer_predict.py"
 
@@ -118,6 +122,8 @@ rule experiment_compare:
     resources:
         mem_mb=2000,
         runtime=15,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/experiments_compare.py"
 
@@ -164,6 +170,8 @@ rule experiment_saliency:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/experiments_saliency.py"
 
@@ -201,6 +209,8 @@ rule experiment_robustness:
     resources:
         mem_mb=2000,
         runtime=15,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/experiments_robustness.py"
 
