@@ -24,6 +24,8 @@ rule infer:
     resources:
         mem_mb=4000,
         runtime=60,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/infer_predict.py"
 
@@ -51,6 +53,8 @@ rule infer_model_vs_oracle:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/infer_model_vs_oracle.py"
 

@@ -31,6 +31,8 @@ rule train_select:
         # demo: volumes held in memory (~2 MB each at 3 mm) plus the network; 1 mm needs a GPU
         mem_mb=4000,
         runtime=120,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/train_select.py"
 
@@ -53,6 +55,8 @@ rule train_summary:
     resources:
         mem_mb=500,
         runtime=5,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/train_summary.py"
 
@@ -74,5 +78,7 @@ rule train_final:
     resources:
         mem_mb=4000,
         runtime=120,
+    conda:
+        "../envs/glioma.yaml"
     script:
         "../scripts/train_final.py"
