@@ -1,5 +1,5 @@
 # Cohort assembly: who trains, who validates (15% hold-out), who is tested.
-# results/cohort/splits.tsv is an editable table (like nnU-Net's splits); see docs/model.md.
+# results/cohort/splits.tsv is an editable table (like nnU-Net's splits); see README.md.
 
 
 rule cohort_splits:

