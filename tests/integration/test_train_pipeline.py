@@ -63,3 +63,15 @@ def test_cohort_train_predict_chain(tmp_path):
     comparison = pd.read_csv(mvo)
     assert comparison["task"].tolist() == ["IDH", "1p19q", "grade", "dice"]
     assert 0 <= comparison.loc[3, "model_auc"] <= 1
+
+    # one patient on its own (a clinician's case): the same scores as in the cohort run
+    subject = predictions["subject"].iloc[0]
+    single = tmp_path / "single"
+    assert main(["predict", "--model", str(final), "--patient", str(pre / "te" / subject),
+                 "--out", str(single), "--no-native"]) == 0
+    one = pd.read_csv(single / "predictions.csv", dtype={"subject": str})
+    assert one["subject"].tolist() == [subject]
+    cohort_row = pd.read_csv(infer / "predictions.csv", dtype={"subject": str}).set_index("subject").loc[subject]
+    for column in ("score_idh_mutated", "score_1p19q_codeleted", "score_grade_2", "score_grade_4"):
+        assert one.loc[0, column] == pytest.approx(cohort_row[column], abs=1e-5)
+    assert (single / "seg.nii.gz").is_file()

@@ -92,6 +92,44 @@ def map_segmentation_to_native(
     return outputs
 
 
+def _predict_one(predictor: Predictor, folder: Path, subject: str, out_dir: Path, *, native: bool) -> dict:
+    """Scores of one preprocessed patient; writes ``out_dir/seg.nii.gz`` (+ ``native/``)."""
+    scores, mask, affine = predictor.predict(folder, subject)
+    seg_path = write_mask(mask, affine, out_dir / "seg.nii.gz")
+    if native:
+        map_segmentation_to_native(seg_path, folder, out_dir / "native")
+    return scores
+
+
+def predict_patient(
+    model_dir: str | Path,
+    patient_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    subject: str | None = None,
+    native: bool = True,
+    threads: int | None = None,
+) -> pd.DataFrame:
+    """Run the model on one patient preprocessed by ``glioma preprocess --out patient_dir``.
+
+    Writes ``out_dir/predictions.csv`` (one row, truth unknown), ``out_dir/seg.nii.gz`` (atlas
+    space) and, with ``native``, ``out_dir/native/<seq>_seg.nii.gz`` on each native scan.
+    """
+    patient_dir, out_dir = Path(patient_dir), Path(out_dir)
+    subject = subject or patient_dir.name
+    predictor = Predictor(model_dir, threads=threads)
+    scores = _predict_one(predictor, patient_dir, subject, out_dir, native=native)
+    out = {"cohort": "", "subject": subject, "idh": "", "codeletion": "", "grade": ""}
+    for task, columns in SCORE_COLUMNS.items():
+        out.update({c: float(v) for c, v in zip(columns, scores[task], strict=True)})
+    frame = pd.DataFrame([out], columns=list(PREDICTION_COLUMNS))
+    write_table(out_dir / "predictions.csv", frame, float_format="%.6f")
+    log.info("%s: IDH mutated %.2f, 1p/19q co-deleted %.2f, grade II/III/IV %.2f/%.2f/%.2f", subject,
+             out["score_idh_mutated"], out["score_1p19q_codeleted"], out["score_grade_2"],
+             out["score_grade_3"], out["score_grade_4"])
+    return frame
+
+
 def predict_cohort(
     model_dir: str | Path,
     splits: pd.DataFrame,
@@ -113,10 +151,7 @@ def predict_cohort(
         subject = row["subject"]
         folder = Path(preprocess_root) / cohort / subject
         try:
-            scores, mask, affine = predictor.predict(folder, subject)
-            seg_path = write_mask(mask, affine, out_dir / subject / "seg.nii.gz")
-            if native:
-                map_segmentation_to_native(seg_path, folder, out_dir / subject / "native")
+            scores = _predict_one(predictor, folder, subject, out_dir / subject, native=native)
         except InputError as err:
             log.warning("%s/%s not predicted: %s", cohort, subject, err)
             excluded.append({"cohort": cohort, "subject": subject, "stage": "infer", "reason": str(err)})
