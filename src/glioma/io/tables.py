@@ -19,21 +19,12 @@ from typing import Any
 import pandas as pd
 
 from glioma.errors import ConfigError, InputError
+from glioma.schema import LABEL_COLUMNS
 
 log = logging.getLogger(__name__)
 
 #: unified columns a label table may fill (LABEL_COLUMNS plus two used by ingest itself)
-TABLE_COLUMNS: tuple[str, ...] = (
-    "idh",
-    "codeletion",
-    "grade",
-    "age",
-    "sex",
-    "os_time_days",
-    "os_event",
-    "preoperative",
-    "institute",
-)
+TABLE_COLUMNS: tuple[str, ...] = (*LABEL_COLUMNS, "preoperative", "institute")
 
 _ALLOWED: dict[str, set[Any] | None] = {
     "idh": {0, 1},
