@@ -66,3 +66,21 @@ def test_chain_save_load_and_round_trip(pair, tmp_path):
     assert dice(back.numpy(), label.numpy()) > 0.95
     with pytest.raises(ValueError, match="unknown sequence"):
         to_atlas(label, "dwi", loaded, fixed)
+
+
+def test_set_threads_fixes_the_ants_seed(monkeypatch):
+    import os
+
+    import torch
+
+    from glioma.preprocess.threads import _ENV_VARS, ANTS_RANDOM_SEED, set_threads
+
+    for name in _ENV_VARS:  # restored after the test
+        monkeypatch.setenv(name, os.environ.get(name, "1"))
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    monkeypatch.delenv("ANTS_RANDOM_SEED", raising=False)
+    assert set_threads(1) == 1
+    assert os.environ["ANTS_RANDOM_SEED"] == ANTS_RANDOM_SEED
+    monkeypatch.setenv("ANTS_RANDOM_SEED", "7")  # a user's own seed wins
+    set_threads(2)
+    assert os.environ["ANTS_RANDOM_SEED"] == "7"

@@ -7,6 +7,9 @@ import os
 
 logger = logging.getLogger(__name__)
 
+#: fixed seed of ANTs' registration sampling (read by antsRegistration from the environment)
+ANTS_RANDOM_SEED = "20220101"
+
 _ENV_VARS = (
     "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS",
     "OMP_NUM_THREADS",
@@ -25,6 +28,9 @@ def set_threads(threads: int) -> int:
     threads = max(1, int(threads))
     for name in _ENV_VARS:
         os.environ[name] = str(threads)
+    # ANTs seeds its metric sampling from this variable: with one thread a rerun is bit-identical;
+    # with several, ITK's threaded sums still differ in the last bits (a user may set their own).
+    os.environ.setdefault("ANTS_RANDOM_SEED", ANTS_RANDOM_SEED)
     try:
         import torch
 
