@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: env
-	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete --configfile config/config.yaml $(SNAKEMAKE_ARGS)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml --report results/report.html
 
 lint: env

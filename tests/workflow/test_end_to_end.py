@@ -2,12 +2,18 @@
 
 synth -> ingest -> preprocess (atlas skull stripping at 6 mm) -> cohort -> train (one grid point,
 two epochs) -> infer -> evaluate -> ``--report``. One run is shared by the assertions; a rerun
-must have nothing to do. Every output, log and the report are scanned for the synthetic PHI.
+must have nothing to do. Every output, log and the report are scanned for the synthetic PHI. A
+second run, killed with SIGKILL during preprocessing and rerun with the same command, completes
+and reproduces the first run's subject sheets, splits, predictions and Table 2 byte for byte.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +21,7 @@ import pytest
 
 from glioma.schema import PREDICTION_COLUMNS
 
-from .conftest import Workspace
+from .conftest import SNAKEMAKE, Workspace
 
 pytestmark = [pytest.mark.slow, pytest.mark.workflow]
 
@@ -93,3 +99,43 @@ def test_no_identifying_header_value_in_any_output(tiny_run: Workspace) -> None:
             text = data.decode("latin-1").lower()
             hits += [(str(path), c) for c in canaries if c.lower() in text]
     assert not hits, hits[:5]
+
+
+RESUMED_FILES = (
+    "results/ingest/tiny_train/subjects.tsv",
+    "results/cohort/splits.tsv",
+    "results/infer/tiny_test/predictions.csv",
+    "results/evaluate/tiny_test/table2.csv",
+    "results/evaluate/tiny_test/model_vs_oracle.csv",
+)
+
+
+def test_killed_run_resumes_and_reproduces_the_outputs(tiny_run: Workspace, tmp_path: Path,
+                                                        fast_scontrol: Path | None) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    ws = Workspace(root, fast_scontrol)
+    shutil.copytree(TINY, root / "tests" / "workflow" / "tiny")
+    command = [str(SNAKEMAKE), "--cores", "2", "--rerun-incomplete", *CONFIG]
+    proc = subprocess.Popen(command, cwd=root, env=ws.env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 900
+        while len(list((root / "results" / "preprocess").rglob("qc.json"))) < 2:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "preprocessing did not start in time"
+            time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and the jobs it runs
+        proc.wait()
+    done_before = {p.relative_to(root) for p in (root / "results" / "preprocess").rglob("qc.json")}
+    mtimes = {p: (root / p).stat().st_mtime_ns for p in done_before}
+    ws.snakemake("--unlock", *CONFIG)
+    run = ws.snakemake("--rerun-incomplete", *CONFIG, cores=2, timeout=1500)
+    rules = [rule for rule, _ in run.jobs()]
+    assert "synth_cohort" not in rules and "ingest_discover" not in rules, rules
+    assert rules.count("preprocess_subject") <= 14 - len(done_before)
+    for path, mtime in mtimes.items():  # finished patients were not preprocessed again
+        assert (root / path).stat().st_mtime_ns == mtime, path
+    for relative in RESUMED_FILES:
+        assert (root / relative).read_bytes() == tiny_run.path(relative).read_bytes(), relative

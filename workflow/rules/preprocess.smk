@@ -18,7 +18,7 @@ rule preprocess_subject:
         "logs/preprocess/{cohort}/{subject}.log",
     benchmark:
         "results/benchmarks/preprocess/{cohort}/{subject}.tsv"
-    threads: 2
+    threads: config.get("preprocess", {}).get("threads", 2)
     resources:
         # HD-BET v1 on CPU and the 1 mm grid peak near 3.5 GB; the demo's 3 mm grid far less
         mem_mb=4000,

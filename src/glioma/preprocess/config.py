@@ -92,6 +92,7 @@ class PreprocessConfig:
     def from_mapping(cls, values: Mapping[str, Any] | None) -> PreprocessConfig:
         """Build from the config section; unknown keys are an error naming the key."""
         values = dict(values or {})
+        values.pop("threads", None)  # the rule's threads (Snakemake), not a processing setting
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
