@@ -2,9 +2,12 @@
 brain bounding box), paper network (32 filters, depth 5): bf16 autocast + activation
 checkpointing against plain fp32. Goal: at most one third.
 
-Each configuration runs in a fresh subprocess. CPU: peak resident memory of the step above the
-memory held before it (model, optimiser state and input already allocated); CUDA:
-``torch.cuda.max_memory_allocated`` above the same baseline.
+Each configuration runs in a fresh subprocess, after one warm-up step on a small input (code
+paths loaded, optimiser state allocated). Measured above the memory held before the step:
+CUDA: ``torch.cuda.max_memory_allocated``; CPU: the same quantity from PyTorch's allocator, i.e.
+the peak of the bytes held by tensors and oneDNN work buffers during the step, read from the
+profiler's allocation records (``profile_memory=True``). The process's peak resident memory is
+printed too (it adds code pages, allocator caching and glibc arenas).
 
     python benchmarks/bench_train_memory.py                 # full 1 mm grid (slow on CPU: minutes)
     python benchmarks/bench_train_memory.py --scale 0.5     # each axis halved (quick check)
@@ -32,14 +35,6 @@ def atlas_bbox_shape() -> tuple[int, int, int]:
     return tuple(int(v) for v in idx.max(0) - idx.min(0) + 1)
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return float(line.split()[1]) / 1024
-    return float("nan")
-
-
 def one_step(mode: str, shape: list[int], device: str, threads: int, filters: int) -> dict:
     import torch
 
@@ -52,46 +47,71 @@ def one_step(mode: str, shape: list[int], device: str, threads: int, filters: in
     net = PSNet(NetworkConfig(base_filters=filters, depth=5, norm="batch",
                               activation_checkpointing=bf16)).to(device).train()
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-5)
-    x = torch.randn(1, 4, *shape, device=device)
-    batch = {
-        "idh": torch.tensor([1], device=device), "codeletion": torch.tensor([0], device=device),
-        "grade": torch.tensor([1], device=device), "has_seg": torch.tensor([1], device=device),
-        "seg": (torch.rand(1, *shape, device=device) > 0.9).long(),
-    }
     loss_fn = MultiTaskLoss().to(device)
-    # allocate the optimiser state first so that the baseline holds it
-    for p in net.parameters():
-        p.grad = torch.zeros_like(p)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+
+    def step(size: list[int]) -> tuple[torch.Tensor, float]:
+        x = torch.randn(1, 4, *size, device=device)
+        batch = {
+            "idh": torch.tensor([1], device=device), "codeletion": torch.tensor([0], device=device),
+            "grade": torch.tensor([1], device=device), "has_seg": torch.tensor([1], device=device),
+            "seg": (torch.rand(1, *size, device=device) > 0.9).long(),
+        }
+        saved: dict[int, int] = {}
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            storage = t.untyped_storage()
+            saved[storage.data_ptr()] = storage.nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+                out = net(x.requires_grad_(bf16))
+                loss, _ = loss_fn(out, batch)
+        saved_mb = sum(saved.values()) / 2**20
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss.detach(), saved_mb
+
+    step([48, 48, 48])  # warm-up: kernels loaded, optimiser state allocated
+    start = time.perf_counter()
     if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated() / 2**20
-    else:
-        base = _rss_mb()
-    start = time.perf_counter()
-    saved: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        saved[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
-            out = net(x.requires_grad_(bf16))
-            loss, _ = loss_fn(out, batch)
-    saved_mb = sum(saved.values()) / 2**20
-    loss.backward()
-    optimizer.step()
-    if device == "cuda":
+        loss, saved_mb = step(shape)
         torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() / 2**20
+        peak = torch.cuda.max_memory_allocated() / 2**20 - base
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    return {"mode": mode, "peak_mb": peak - base, "saved_mb": saved_mb, "seconds": time.perf_counter() - start,
-            "loss": float(loss)}
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            loss, saved_mb = step(shape)
+        peak = _allocator_peak_mb(prof)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return {"mode": mode, "peak_mb": peak, "saved_mb": saved_mb, "rss_mb": rss,
+            "seconds": time.perf_counter() - start, "loss": float(loss)}
+
+
+def _allocator_peak_mb(prof) -> float:  # noqa: ANN001 - torch.profiler.profile
+    """Peak of PyTorch's CPU allocator during the profiled step, above its level at the start."""
+    from torch._C._profiler import _EventType
+
+    def walk(nodes):  # noqa: ANN001, ANN202
+        for node in nodes:
+            yield node
+            yield from walk(node.children)
+
+    events = sorted(
+        (n for n in walk(prof.profiler.kineto_results.experimental_event_tree())
+         if n.tag == _EventType.Allocation),
+        key=lambda n: n.start_time_ns,
+    )
+    if not events:
+        return float("nan")
+    first = events[0].extra_fields
+    base = first.total_allocated - first.alloc_size
+    return (max(e.extra_fields.total_allocated for e in events) - base) / 2**20
 
 
 def main() -> None:
@@ -124,6 +144,7 @@ def main() -> None:
           f"{args.filters} filters, depth 5, device {args.device}")
     print(f"{'':24s}{'fp32':>14s}{'bf16+ckpt':>14s}")
     print(f"{'step peak memory (MB)':24s}{fp32['peak_mb']:14.0f}{bf16['peak_mb']:14.0f}")
+    print(f"{'process peak RSS (MB)':24s}{fp32['rss_mb']:14.0f}{bf16['rss_mb']:14.0f}")
     print(f"{'saved for backward (MB)':24s}{fp32['saved_mb']:14.0f}{bf16['saved_mb']:14.0f}")
     print(f"{'step time (s)':24s}{fp32['seconds']:14.1f}{bf16['seconds']:14.1f}")
     saved_ratio = bf16["saved_mb"] / fp32["saved_mb"]

@@ -83,6 +83,16 @@ def _norm(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown norm {kind!r} (batch, instance or group)")
 
 
+def _global_max(h: torch.Tensor) -> torch.Tensor:
+    """Global max pooling ``(B, C, D, H, W) -> (B, C)``. Adaptive max pooling keeps the argmax
+    indices (one per channel) for backward; ``torch.amax``'s backward builds an int64 count
+    tensor as large as the input (8 bytes per voxel and channel, the peak of a 1 mm step).
+    Autocast is off here: CPU autocast would copy a bf16 input to fp32 first, and a maximum is
+    exact in any precision."""
+    with torch.autocast(device_type=h.device.type, enabled=False):
+        return F.adaptive_max_pool3d(h, 1).flatten(1)
+
+
 class ConvUnit(nn.Sequential):
     """3x3x3 convolution, normalisation, ReLU."""
 
@@ -103,12 +113,31 @@ class ConvBlock(nn.Module):
         self.units = nn.ModuleList([ConvUnit(in_ch, out_ch, norm), ConvUnit(out_ch, out_ch, norm)])
         self.checkpoint_units = False
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for unit in self.units:
-            if self.checkpoint_units and self.training and torch.is_grad_enabled():
-                x = checkpoint(unit, x, use_reentrant=False)
+    def _first_split(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """The first unit on ``cat([x, skip])`` without building the concatenation: the
+        convolution is linear in its input channels, so it is the sum of two convolutions with
+        the two halves of the same weight. Same parameters, same result (up to rounding); no
+        double-width tensor, and convolution backward returns two half-width gradients."""
+        conv, norm, act = self.units[0]
+        weight = conv.weight
+        split = x.shape[1]
+        h = F.conv3d(x, weight[:, :split], padding=conv.padding)
+        h = h + F.conv3d(skip, weight[:, split:], padding=conv.padding)
+        return act(norm(h))
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        """``skip``: decoder blocks take the upsampled input and the skip connection apart; with
+        ``checkpoint_units`` they are never concatenated (see :meth:`_first_split`)."""
+        save = self.checkpoint_units and self.training and torch.is_grad_enabled()
+        units = list(self.units)
+        if skip is not None:
+            if save:
+                x = checkpoint(self._first_split, x, skip, use_reentrant=False)
+                units = units[1:]
             else:
-                x = unit(x)
+                x = torch.cat([x, skip], dim=1)
+        for unit in units:
+            x = checkpoint(unit, x, use_reentrant=False) if save else unit(x)
         return x
 
 
@@ -176,13 +205,13 @@ class PSNet(nn.Module):
         if level > 0:
             h = self.downs[level - 1](h)
         h = self.encoders[level](h)
-        return h, torch.amax(h, dim=(2, 3, 4))
+        return h, _global_max(h)
 
     def _decode(self, level: int, h: torch.Tensor, skip: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.ups[level - 1](h, output_size=skip.shape[2:])
-        h = self.decoders[level - 1](torch.cat([h, skip], dim=1))
-        pooled = torch.amax(h, dim=(2, 3, 4))
+        h = self.decoders[level - 1](h, skip)
+        pooled = _global_max(h)
         if level == 1:
             h = self.seg_head(h)
         return h, pooled
