@@ -8,6 +8,7 @@ from glioma.model.losses import (
     class_weights_from_prevalence,
     masked_cross_entropy,
     masked_dice_loss,
+    masked_seg_cross_entropy,
 )
 
 
@@ -61,6 +62,31 @@ def test_dice_loss_masked_where_no_segmentation():
     zero = masked_dice_loss(logits2, target, none)
     zero.backward()
     assert zero.item() == 0.0 and torch.all(logits2.grad == 0)
+
+
+def test_dice_ce_adds_voxel_cross_entropy_only_where_a_segmentation_exists():
+    torch.manual_seed(1)
+    seg_logits = torch.randn(3, 2, 5, 5, 5, requires_grad=True)
+    target = (torch.rand(3, 1, 5, 5, 5) > 0.7).long()
+    has_seg = torch.tensor([0, 1, 1])
+    batch = {"idh": torch.tensor([-1, -1, -1]), "codeletion": torch.tensor([-1, -1, -1]),
+             "grade": torch.tensor([-1, -1, -1]), "seg": target, "has_seg": has_seg}
+    outputs = {"idh": torch.zeros(3, 2), "codeletion": torch.zeros(3, 2),
+               "grade": torch.zeros(3, 3), "seg": seg_logits}
+    total, parts = MultiTaskLoss(seg_loss="dice_ce")(outputs, batch)
+    expected_ce = torch.nn.functional.cross_entropy(seg_logits[1:], target[1:, 0])
+    expected = masked_dice_loss(seg_logits, target, has_seg) + expected_ce
+    assert torch.allclose(parts["seg"], expected)
+    assert torch.allclose(masked_seg_cross_entropy(seg_logits, target, has_seg), expected_ce)
+    total.backward()
+    assert torch.all(seg_logits.grad[0] == 0) and seg_logits.grad[1:].abs().sum() > 0
+    # where the Dice loss barely moves a background voxel, cross-entropy pushes it to background
+    dice_only = torch.autograd.grad(masked_dice_loss(seg_logits, target, has_seg), seg_logits)[0]
+    both = torch.autograd.grad(MultiTaskLoss(seg_loss="dice_ce")(outputs, batch)[0], seg_logits)[0]
+    background = (target[:, 0] == 0) & has_seg.bool().view(-1, 1, 1, 1)
+    assert both[:, 1][background].mean() > dice_only[:, 1][background].mean() > 0
+    with pytest.raises(ValueError, match="seg_loss"):
+        MultiTaskLoss(seg_loss="focal")
 
 
 def test_perfect_segmentation_has_small_dice_loss():

@@ -32,6 +32,18 @@ def test_paper_configuration_layers():
     assert net.heads["idh"][0].out_features == 512
 
 
+@pytest.mark.parametrize("prior", [0.01, 0.2])
+def test_segmentation_starts_from_the_tumour_prior(prior):
+    torch.manual_seed(0)
+    net = PSNet(NetworkConfig(base_filters=4, depth=3, dense_units=8, seg_prior=prior)).eval()
+    with torch.no_grad():
+        tumour = predict_probabilities(net(torch.randn(2, 4, 12, 12, 12)))["seg"][:, 1]
+    # the head's bias is the prior's log-odds; random features move it only a little
+    assert abs(float(tumour.median()) - prior) < 0.5 * prior
+    with pytest.raises(ValueError, match="seg_prior"):
+        PSNet(NetworkConfig(base_filters=4, depth=3, seg_prior=1.0))
+
+
 def test_wrong_channel_count_is_refused():
     with pytest.raises(ValueError, match="expected input"):
         PSNet(SMALL)(torch.randn(1, 3, 12, 12, 12))

@@ -22,6 +22,7 @@ class TrainConfig:
     weight_decay: float = 1e-5
     task_weights: dict[str, float] = field(default_factory=lambda: dict(PAPER_TASK_WEIGHTS))
     class_weights: str = "prevalence"  # prevalence | none
+    seg_loss: str = "dice"  # dice (paper) | dice_ce (Dice + voxel cross-entropy)
     plateau_factor: float = 0.5
     plateau_patience: int = 5
     early_stopping_patience: int = 10

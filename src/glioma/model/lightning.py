@@ -67,11 +67,12 @@ class GliomaModule(pl.LightningModule):
         ma_window: int = 5,
         seed: int = 42,
         has_validation: bool = True,
+        seg_loss: str = "dice",
     ):
         super().__init__()
         self.save_hyperparameters()
         self.net = PSNet(NetworkConfig.from_dict(network or {}))
-        self.loss_fn = MultiTaskLoss(task_weights, class_weights)
+        self.loss_fn = MultiTaskLoss(task_weights, class_weights, seg_loss=seg_loss)
         self.history: list[dict] = []
         self.metrics_path: Path | None = None
         self._train_sum = torch.zeros(2, dtype=torch.float64)

@@ -4,7 +4,9 @@
   without any known label gives an exact zero that still depends on the logits (so that every
   parameter has a gradient, zero, which DDP needs);
 * segmentation: soft Dice of the tumour class over the samples that have a segmentation
-  (``has_seg``), ``1 - mean Dice``;
+  (``has_seg``), ``1 - mean Dice`` (the paper); optionally plus the voxel-wise cross-entropy
+  (``seg_loss="dice_ce"``, as nnU-Net: soft Dice alone gives background voxels a gradient of
+  order 1/N, so a small network needs far more steps before it stops calling everything tumour);
 * total: the task-weighted sum (paper: IDH 2.26, 1p/19q 3.38, grade 1.33, segmentation 1).
 """
 
@@ -69,6 +71,22 @@ def masked_dice_loss(
     return 1.0 - soft_dice(probability, target).mean()
 
 
+def masked_seg_cross_entropy(
+    seg_logits: torch.Tensor, seg_target: torch.Tensor, has_seg: torch.Tensor
+) -> torch.Tensor:
+    """Mean voxel-wise cross-entropy over samples with ``has_seg``; else exact zero."""
+    mask = has_seg.bool()
+    if not bool(mask.any()):
+        return seg_logits.sum() * 0.0
+    target = seg_target[mask].long()
+    if target.ndim == seg_logits.ndim:  # (n, 1, D, H, W)
+        target = target[:, 0]
+    return F.cross_entropy(seg_logits[mask].float(), target)
+
+
+SEG_LOSSES: tuple[str, ...] = ("dice", "dice_ce")
+
+
 class MultiTaskLoss(torch.nn.Module):
     """Task-weighted sum of the masked losses; returns ``(total, {task: loss})``."""
 
@@ -76,8 +94,12 @@ class MultiTaskLoss(torch.nn.Module):
         self,
         task_weights: Mapping[str, float] | None = None,
         class_weights: Mapping[str, Sequence[float] | None] | None = None,
+        seg_loss: str = "dice",
     ):
         super().__init__()
+        if seg_loss not in SEG_LOSSES:
+            raise ValueError(f"seg_loss must be one of {SEG_LOSSES}, got {seg_loss!r}")
+        self.seg_loss = seg_loss
         self.task_weights = dict(PAPER_TASK_WEIGHTS if task_weights is None else task_weights)
         class_weights = class_weights or {}
         for task in TASKS:
@@ -93,5 +115,8 @@ class MultiTaskLoss(torch.nn.Module):
         for task in TASKS:
             parts[task] = masked_cross_entropy(outputs[task], batch[task], getattr(self, f"cw_{task}"))
         parts["seg"] = masked_dice_loss(outputs["seg"], batch["seg"], batch["has_seg"])
+        if self.seg_loss == "dice_ce":
+            parts["seg"] = parts["seg"] + masked_seg_cross_entropy(
+                outputs["seg"], batch["seg"], batch["has_seg"])
         total = sum(self.task_weights.get(name, 0.0) * value for name, value in parts.items())
         return total, parts
