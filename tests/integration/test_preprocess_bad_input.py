@@ -14,6 +14,8 @@ from glioma.preprocess.config import PreprocessConfig
 from glioma.preprocess.pipeline import preprocess_subject
 from glioma.schema import PREPROCESS_FILES, SEQUENCES
 
+pytestmark = pytest.mark.faults
+
 
 def _scan(path: Path, data: np.ndarray, spacing=(2.0, 2.0, 2.0)) -> Path:
     nib.save(nib.Nifti1Image(data, np.diag([*spacing, 1.0])), str(path))

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from glioma.io.atomic import atomic_path, write_json, write_text
+from glioma.io.atomic import atomic_path, save_figure, write_json, write_text
 
 
 def test_write_replaces_atomically(tmp_path):
@@ -28,3 +28,18 @@ def test_temp_keeps_double_suffix(tmp_path):
         assert tmp.name.endswith(".nii.gz")
         tmp.write_bytes(b"x")
     assert (tmp_path / "img.nii.gz").read_bytes() == b"x"
+
+
+def test_pdf_figures_are_byte_identical_across_saves(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    first = save_figure(fig, tmp_path / "a.pdf").read_bytes()
+    second = save_figure(fig, tmp_path / "b.pdf").read_bytes()
+    plt.close(fig)
+    assert b"/CreationDate" not in first
+    assert first == second

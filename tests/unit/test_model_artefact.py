@@ -49,6 +49,16 @@ def test_round_trip_with_weights_only(artefact):
     assert "Not for clinical use" in card and "Intended use" in card
 
 
+def test_same_weights_give_the_same_bytes(artefact, tmp_path):
+    """model.pt depends only on the weights (not on the temporary file name it was written
+    through), so two runs of the same training give the same file and checksum."""
+    folder, net = artefact
+    save_artefact(tmp_path, net, SETTINGS, spatial_shape=(12, 12, 12), training={"patients": 3})
+    assert (tmp_path / "model.pt").read_bytes() == (folder / "model.pt").read_bytes()
+    checksums = [json.loads((f / "model.json").read_text())["weights_sha256"] for f in (folder, tmp_path)]
+    assert checksums[0] == checksums[1]
+
+
 def test_tampered_weights_are_refused(artefact, tmp_path):
     folder, _ = artefact
     for name in ("model.pt", "model.json", "MODEL_CARD.md"):

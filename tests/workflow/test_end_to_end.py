@@ -1,40 +1,98 @@
 """The whole study on a tiny synthetic cohort, through the real Snakemake, ending in the report.
 
 synth -> ingest -> preprocess (atlas skull stripping at 6 mm) -> cohort -> train (one grid point,
-two epochs) -> infer -> evaluate -> ``--report``. One run is shared by the assertions; a rerun
-must have nothing to do. Every output, log and the report are scanned for the synthetic PHI. A
-second run, killed with SIGKILL during preprocessing and rerun with the same command, completes
-and reproduces the first run's subject sheets, splits, predictions and Table 2 byte for byte.
+four epochs) -> infer -> evaluate -> ``--report``. Next to the two synthetic cohorts sits a third
+one of two bad patients (an all-zero FLAIR, a non-brain phantom) that must end as recorded
+preprocessing exclusions while the good patients go on.
+
+``tiny_run`` runs it once, uninterrupted, and a rerun must have nothing to do. Every output, log,
+Snakemake record and the report are scanned for the synthetic PHI. ``interrupted_run`` runs the
+same study in a second workspace, killed with SIGKILL three times (during preprocessing, during
+training, during evaluation; see ``resilience.run_and_kill``) and rerun each time with the same
+command: each rerun runs only what was incomplete, training resumes from its ``last.ckpt``, and
+the finished outputs equal the uninterrupted run's byte for byte (same seed: same outputs).
 """
 
 from __future__ import annotations
 
-import os
+import json
+import re
 import shutil
-import signal
-import subprocess
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from glioma.schema import PREDICTION_COLUMNS
 
 from .conftest import SNAKEMAKE, Workspace
+from .resilience import (
+    Job,
+    Snapshot,
+    incomplete_outputs,
+    phi_hits,
+    planned_jobs,
+    run_and_kill,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.workflow]
 
 TINY = Path(__file__).parent / "tiny"
-CONFIG = ["--configfile", "config/config.yaml", "tests/workflow/tiny/overrides.yaml"]
+# e2e.yaml (written by prepare()): the tiny cohorts plus the bad-patient cohort, 4 epochs
+CONFIG = ["--configfile", "config/config.yaml", "tests/workflow/tiny/overrides.yaml", "e2e.yaml"]
+MAX_EPOCHS = 4  # enough epochs that a kill can land between two of them
+FAULTS = "tiny_faults"
+ALL_ZERO, NON_BRAIN = "allzero-01", "phantom-02"
+SEQUENCES = ("t1", "t1c", "t2", "flair")
+
+
+def _phantom(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A plausible scan header (4 mm voxels, 160 x 160 x 120 mm, centred) with a head-sized
+    ellipsoid (``head``) or a 110 mm cube (``cube``, no brain at all) plus noise."""
+    rng = np.random.default_rng(seed)
+    shape, spacing = (40, 40, 30), 4.0
+    grid = np.stack(np.meshgrid(*[(np.arange(s) - s / 2) * spacing for s in shape], indexing="ij"))
+    if kind == "cube":
+        inside = (np.abs(grid) <= 55).all(axis=0)
+    else:
+        inside = ((grid / np.array([70, 85, 60])[:, None, None, None]) ** 2).sum(axis=0) < 1
+    data = np.clip(inside * 600 + rng.normal(0, 20, shape), 0, None).astype(np.int16)
+    affine = np.diag([spacing, spacing, spacing, 1.0])
+    affine[:3, 3] = -np.array(shape) * spacing / 2
+    return data, affine
+
+
+def _write_fault_cohort(ws: Workspace) -> None:
+    """nifti_folder cohort: an all-zero FLAIR (other scans plausible) and a non-brain phantom.
+    Both pass ingest by design; preprocessing must exclude them with the reason."""
+    raw = ws.root / "raw" / FAULTS
+    for k, seq in enumerate(SEQUENCES):
+        data, affine = _phantom("head", k)
+        if seq == "flair":
+            data = np.zeros_like(data)
+        ws.save_nifti(raw / ALL_ZERO / f"{seq}.nii.gz", data, affine)
+        ws.save_nifti(raw / NON_BRAIN / f"{seq}.nii.gz", *_phantom("cube", 10 + k))
+    ws.write_cohort({"name": FAULTS, "layout": "nifti_folder", "raw_root": f"raw/{FAULTS}", "institute": FAULTS})
+
+
+def prepare(root: Path, fast_scontrol: Path | None) -> Workspace:
+    root.mkdir(parents=True)
+    ws = Workspace(root, fast_scontrol)
+    shutil.copytree(TINY, root / "tests" / "workflow" / "tiny")
+    _write_fault_cohort(ws)
+    cohorts = [{"file": f"tests/workflow/tiny/cohorts/{name}.yaml", "role": role}
+               for name, role in (("tiny_train", "train"), ("tiny_test", "test"))]
+    cohorts.append({"file": f"config/cohorts/{FAULTS}.yaml", "role": "train"})
+    (root / "e2e.yaml").write_text(yaml.safe_dump({"cohorts": cohorts, "train": {"max_epochs": MAX_EPOCHS}}))
+    return ws
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, fast_scontrol: Path | None) -> Workspace:
-    root = tmp_path_factory.mktemp("e2e") / "ws"
-    root.mkdir()
-    ws = Workspace(root, fast_scontrol)
-    shutil.copytree(TINY, root / "tests" / "workflow" / "tiny")
+    ws = prepare(tmp_path_factory.mktemp("e2e") / "ws", fast_scontrol)
     ws.snakemake(*CONFIG, cores=2, timeout=1500)
     ws.snakemake("--report", "results/report.html", *CONFIG, cores=1, timeout=300)
     return ws
@@ -43,12 +101,14 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, fast_scontrol: Path | Non
 def test_every_stage_wrote_its_outputs(tiny_run: Workspace) -> None:
     results = tiny_run.path("results")
     summary = pd.read_csv(results / "ingest" / "inclusion_summary.tsv", sep="\t")
-    assert set(summary["cohort"]) == {"tiny_train", "tiny_test"}
+    assert set(summary["cohort"]) == {"tiny_train", "tiny_test", FAULTS}
     splits = pd.read_csv(results / "cohort" / "splits.tsv", sep="\t", dtype={"subject": str})
     assert set(splits["role"]) == {"train", "test"}
     assert (splits["fold"] == "val").any() and (splits["fold"] == "train").any()
     for name in ("model.pt", "model.json", "MODEL_CARD.md"):
         assert (results / "train" / "final" / name).is_file(), name
+    metrics = pd.read_csv(results / "train" / "select" / "summary.tsv", sep="\t")
+    assert metrics["epochs_trained"].tolist() == [MAX_EPOCHS]
 
 
 def test_test_set_predictions_and_segmentations(tiny_run: Workspace) -> None:
@@ -80,62 +140,275 @@ def test_rerun_has_nothing_to_do(tiny_run: Workspace) -> None:
     assert "Nothing to be done" in run.output
 
 
-def test_no_identifying_header_value_in_any_output(tiny_run: Workspace) -> None:
+@pytest.mark.faults
+def test_all_zero_and_non_brain_images_are_recorded_exclusions(tiny_run: Workspace) -> None:
+    """Both pass ingest (by design), are excluded by preprocessing with a reason naming patient,
+    file and problem (qc.json, the cohort's qc.tsv, cohort/excluded.tsv), and the good patients
+    go on to training and test predictions."""
+    results = tiny_run.path("results")
+    sheet = pd.read_csv(results / "ingest" / FAULTS / "subjects.tsv", sep="\t", dtype=str).set_index("subject")
+    assert sheet.loc[[ALL_ZERO, NON_BRAIN], "included"].tolist() == ["1", "1"]
+    expected = {
+        ALL_ZERO: [repr(ALL_ZERO), "flair.nii.gz", "empty image"],
+        NON_BRAIN: [repr(NON_BRAIN), "t1c.nii.gz", "registration to the atlas failed QC"],
+    }
+    qc = pd.read_csv(results / "preprocess" / FAULTS / "qc.tsv", sep="\t", dtype=str, keep_default_na=False)
+    qc = qc.set_index("subject")
+    excluded = pd.read_csv(results / "cohort" / "excluded.tsv", sep="\t", dtype=str).set_index("subject")
+    for subject, words in expected.items():
+        folder = results / "preprocess" / FAULTS / subject
+        record = json.loads((folder / "qc.json").read_text())
+        assert record["status"] == "excluded", record
+        assert [p.name for p in folder.iterdir()] == ["qc.json"]  # no volumes of a bad patient
+        for reason in (record["reason"], qc.loc[subject, "reason"], excluded.loc[subject, "reason"]):
+            for word in words:
+                assert word in reason, f"{subject}: {word!r} not in {reason!r}"
+        assert qc.loc[subject, "status"] == "excluded"
+        assert excluded.loc[subject, "cohort"] == FAULTS
+    assert "registration" not in qc.loc[ALL_ZERO, "reason"]  # caught before any registration
+    splits = pd.read_csv(results / "cohort" / "splits.tsv", sep="\t", dtype=str)
+    assert FAULTS not in set(splits["cohort"])
+    good = []
+    for cohort in ("tiny_train", "tiny_test"):
+        table = pd.read_csv(results / "preprocess" / cohort / "qc.tsv", sep="\t", dtype=str)
+        good += [(cohort, s) for s in table.loc[table["status"] == "ok", "subject"]]
+    assert sorted(good) == sorted(zip(splits["cohort"], splits["subject"], strict=True))
+    assert len(good) >= 8
+
+
+def _phi_canaries(ws: Workspace) -> set[str]:
     canaries: set[str] = set()
-    for raw in tiny_run.path("results/raw").iterdir():
-        canaries |= {line.strip() for line in (raw / "phi_canaries.txt").read_text().splitlines() if line.strip()}
-    assert canaries
-    import gzip
-
-    hits = []
-    roots = [tiny_run.path("results"), tiny_run.path("logs"), tiny_run.path(".snakemake/log")]
-    for root in roots:
-        for path in root.rglob("*"):
-            if not path.is_file() or "raw" in path.relative_to(tiny_run.root).parts[:2]:
-                continue
-            data = path.read_bytes()
-            if path.suffix == ".gz":
-                data = gzip.decompress(data)
-            text = data.decode("latin-1").lower()
-            hits += [(str(path), c) for c in canaries if c.lower() in text]
-    assert not hits, hits[:5]
+    for listing in ws.path("results/raw").glob("*/phi_canaries.txt"):
+        canaries |= {line.strip() for line in listing.read_text().splitlines() if line.strip()}
+    return canaries
 
 
-RESUMED_FILES = (
-    "results/ingest/tiny_train/subjects.tsv",
-    "results/cohort/splits.tsv",
-    "results/infer/tiny_test/predictions.csv",
-    "results/evaluate/tiny_test/table2.csv",
-    "results/evaluate/tiny_test/model_vs_oracle.csv",
-)
+@pytest.mark.faults
+def test_no_identifying_header_value_in_any_output(tiny_run: Workspace) -> None:
+    """The generator's fake names, birth dates, MRNs and addresses (in the raw DICOM headers)
+    appear nowhere outside the raw download: not in results/ (NIfTI headers, tables, figures,
+    model files, the report with its embedded files), logs/ or Snakemake's records."""
+    canaries = _phi_canaries(tiny_run)
+    assert len(canaries) > 20
+    raw = tiny_run.path("results/raw")
+    files = [p for root in ("results", "logs", ".snakemake") for p in tiny_run.path(root).rglob("*")
+             if p.is_file() and raw not in p.parents]
+    assert tiny_run.path("results/report.html") in files
+    assert any(p.name.endswith(".nii.gz") for p in files) and any(p.suffix == ".pdf" for p in files)
+    assert any(tiny_run.path(".snakemake/log") in p.parents for p in files)
+    hits = phi_hits(files, canaries)
+    assert not hits, hits[:10]
+    # the canaries are real: they are in the raw download the outputs were made from
+    some_dicom = next(p for p in raw.rglob("*.dcm"))
+    assert phi_hits([some_dicom], canaries)
 
 
-def test_killed_run_resumes_and_reproduces_the_outputs(tiny_run: Workspace, tmp_path: Path,
-                                                        fast_scontrol: Path | None) -> None:
-    root = tmp_path / "ws"
-    root.mkdir()
-    ws = Workspace(root, fast_scontrol)
-    shutil.copytree(TINY, root / "tests" / "workflow" / "tiny")
+# --- killed and resumed -------------------------------------------------------------------------
+
+
+def _files(root: Path, pattern: str) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.glob(pattern)}
+
+
+def _arm_preprocess(root: Path) -> bool:
+    return len(_files(root, "results/preprocess/tiny_*/*/qc.json")) >= 2
+
+
+def _fire_preprocess(root: Path) -> object:
+    """Ingest finished (every subject sheet written); >= 2 patients of the synthetic cohorts
+    preprocessed and >= 1 in the middle of its preprocessing."""
+    incomplete = incomplete_outputs(root)
+    sheets = _files(root, "results/ingest/*/subjects.tsv") - incomplete
+    done = _files(root, "results/preprocess/tiny_*/*/qc.json") - incomplete
+    running = {p for p in incomplete
+               if re.fullmatch(r"results/preprocess/tiny_[^/]+/[^/]+/qc\.json", p) and not (root / p).exists()}
+    return len(sheets) == 3 and len(done) >= 2 and bool(running)
+
+
+def _arm_train(root: Path) -> bool:
+    return (root / "results" / "cohort" / "splits.tsv").is_file()
+
+
+def _fire_train(root: Path) -> object:
+    """A model-selection run has its last.ckpt after 1 to MAX_EPOCHS - 1 epochs and is still running."""
+    for run in (root / "results" / "train" / "select").glob("*/"):
+        metrics, last = run / "metrics.csv", run / "checkpoints" / "last.ckpt"
+        if (run / "result.json").exists() or not (metrics.is_file() and last.is_file()):
+            continue
+        epochs = len(pd.read_csv(metrics))
+        if 1 <= epochs < MAX_EPOCHS:
+            return {"run": run.relative_to(root).as_posix(), "epochs_done": epochs}
+    return False
+
+
+def _arm_evaluate(root: Path) -> bool:
+    return (root / "results" / "infer" / "tiny_test" / "predictions.csv").is_file()
+
+
+def _fire_evaluate(root: Path) -> object:
+    """Test-set predictions done; >= 1 evaluation job finished and >= 1 running."""
+    incomplete = incomplete_outputs(root)
+    folder = "results/evaluate/tiny_test/"
+    running = {p for p in incomplete if p.startswith(folder) and not (root / p).exists()}
+    done = _files(root, f"{folder}*") - incomplete
+    return "results/infer/tiny_test/predictions.csv" not in incomplete and bool(running) and bool(done)
+
+
+KILL_POINTS = {  # name: (arm, fire, rules that must not rerun after the kill, where jobs were cut short)
+    "preprocess": (_arm_preprocess, _fire_preprocess, {"synth_cohort", "ingest_discover", "ingest_subject", "ingest_sheet"},
+                   "results/preprocess/tiny_"),
+    "train": (_arm_train, _fire_train, {"synth_cohort", "ingest_subject", "preprocess_subject", "cohort_splits"},
+              "results/train/select/"),
+    "evaluate": (_arm_evaluate, _fire_evaluate, {"preprocess_subject", "train_select", "train_final", "infer"},
+                 "results/evaluate/tiny_test/"),
+}
+# rules whose job owns its output folder (writes files there beyond its declared outputs)
+FOLDER_OWNERS = {"synth_cohort", "ingest_subject", "preprocess_subject", "train_select", "train_final", "infer"}
+
+
+@dataclass
+class KillPoint:
+    snapshot: Snapshot  # results/ and Snakemake's incomplete markers at the kill
+    plan: list[Job]  # the dry run right after the kill
+    started_next: list[Job]  # the jobs the next run (same command) started
+
+
+@dataclass
+class Interrupted:
+    ws: Workspace
+    points: dict[str, KillPoint]
+
+
+def _key(job: Job) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return job.rule, tuple(sorted(job.wildcards.items()))
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory: pytest.TempPathFactory, fast_scontrol: Path | None) -> Interrupted:
+    ws = prepare(tmp_path_factory.mktemp("killed") / "ws", fast_scontrol)
     command = [str(SNAKEMAKE), "--cores", "2", "--rerun-incomplete", *CONFIG]
-    proc = subprocess.Popen(command, cwd=root, env=ws.env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 900
-        while len(list((root / "results" / "preprocess").rglob("qc.json"))) < 2:
-            assert proc.poll() is None, "the run ended before it could be killed"
-            assert time.monotonic() < deadline, "preprocessing did not start in time"
-            time.sleep(0.5)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and the jobs it runs
-        proc.wait()
-    done_before = {p.relative_to(root) for p in (root / "results" / "preprocess").rglob("qc.json")}
-    mtimes = {p: (root / p).stat().st_mtime_ns for p in done_before}
-    ws.snakemake("--unlock", *CONFIG)
-    run = ws.snakemake("--rerun-incomplete", *CONFIG, cores=2, timeout=1500)
-    rules = [rule for rule, _ in run.jobs()]
-    assert "synth_cohort" not in rules and "ingest_discover" not in rules, rules
-    assert rules.count("preprocess_subject") <= 14 - len(done_before)
-    for path, mtime in mtimes.items():  # finished patients were not preprocessed again
-        assert (root / path).stat().st_mtime_ns == mtime, path
-    for relative in RESUMED_FILES:
-        assert (root / relative).read_bytes() == tiny_run.path(relative).read_bytes(), relative
+    snaps, plans, started = {}, {}, []
+    for name, (arm, fire, _, _) in KILL_POINTS.items():
+        killed = run_and_kill(command, ws.root, ws.env(), arm=arm, fire=fire,
+                              log=ws.root.parent / f"killed-{name}.log", timeout=1500)
+        started.append(planned_jobs(killed.output))
+        ws.snakemake("--unlock", *CONFIG)  # SIGKILL leaves Snakemake's lock (README)
+        snaps[name] = killed.snapshot
+        plans[name] = planned_jobs(ws.snakemake("-n", "--rerun-incomplete", *CONFIG).output)
+    final = ws.snakemake("--rerun-incomplete", *CONFIG, cores=2, timeout=1500)
+    started.append(planned_jobs(final.output))
+    points = {name: KillPoint(snaps[name], plans[name], started[i + 1]) for i, name in enumerate(KILL_POINTS)}
+    assert "Nothing to be done" in ws.snakemake("-n", *CONFIG).output
+    return Interrupted(ws, points)
+
+
+# Snakemake (9.15) checks its incomplete markers before it resolves checkpoints, so a job created
+# from a checkpoint's output (ingest_subject, preprocess_subject) is rerun only when its output is
+# missing: one killed after it wrote its output, before Snakemake recorded it as finished, is kept
+# (and its marker stays). These jobs write their one declared output last and atomically, so such
+# an output means the work was done; the test checks that this is the only exception.
+CHECKPOINT_CREATED = re.compile(r"results/(ingest|preprocess)/[^/]+/[^/]+/(record|qc)\.json")
+PREPROCESSED = ("t1.nii.gz", "t1c.nii.gz", "t2.nii.gz", "flair.nii.gz", "brain_mask.nii.gz", "qc.png")
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_rerun_after_a_kill_runs_only_what_was_incomplete(interrupted_run: Interrupted, point: str) -> None:
+    kill = interrupted_run.points[point]
+    state, plan = kill.snapshot, kill.plan
+    complete = state.complete
+    jobs = [j for j in plan if j.outputs]
+    planned_outputs = {o for j in jobs for o in j.outputs}
+    # the kill cut jobs short (outputs marked incomplete and not yet written), and they are rerun
+    cut_short = {p for p in state.incomplete if p not in state.files}
+    assert cut_short, f"{point}: no job was running at the kill"
+    assert cut_short <= planned_outputs, cut_short - planned_outputs
+    assert any(p.startswith(KILL_POINTS[point][3]) for p in cut_short), cut_short
+    # a job killed after it wrote its output is rerun too, or (see above) had finished its work
+    for path in state.incomplete - planned_outputs:
+        assert CHECKPOINT_CREATED.fullmatch(path) and path in state.files, f"{point}: {path} not rerun"
+        folder = Path(path).parent
+        if path.endswith("qc.json") and json.loads((interrupted_run.ws.root / path).read_text())["status"] == "ok":
+            assert all(f"{folder}/{name}" in state.files for name in PREPROCESSED), folder
+    # nothing whose outputs were all finished is planned again
+    redone = [(j.rule, j.wildcards) for j in jobs if set(j.outputs) <= complete]
+    assert not redone, f"{point}: finished jobs planned again: {redone}"
+    assert not {j.rule for j in jobs} & KILL_POINTS[point][2], [j.rule for j in jobs]
+    # the rerun with the same command started planned jobs only
+    plan_keys = {_key(j) for j in plan}
+    unplanned = [_key(j) for j in kill.started_next if _key(j) not in plan_keys]
+    assert kill.started_next and not unplanned, unplanned
+    # finished files outside the folders of rerun jobs were never touched again
+    root = interrupted_run.ws.root
+    owned = {str(Path(j.outputs[0]).parent) + "/" for j in jobs if j.rule in FOLDER_OWNERS}
+    rerun_files = planned_outputs | {e for j in plan for e in j.extra}
+    kept = [p for p in complete if p not in rerun_files and not any(p.startswith(o) for o in owned)]
+    assert len(kept) > 100
+    changed = [p for p in kept if (root / p).stat().st_mtime_ns != state.files[p][0]]
+    assert not changed, f"{point}: finished outputs rewritten: {changed[:10]}"
+
+
+@pytest.mark.faults
+def test_training_resumed_from_its_last_checkpoint(interrupted_run: Interrupted) -> None:
+    kill = interrupted_run.points["train"]
+    run, done = kill.snapshot.notes["fire"]["run"], kill.snapshot.notes["fire"]["epochs_done"]
+    assert "train_select" in [j.rule for j in kill.plan]
+    root = interrupted_run.ws.root
+    log = (root / "logs" / "train" / "select" / f"{Path(run).name}.log").read_text()
+    assert re.search(rf"resuming from \S*{re.escape(run)}/checkpoints/last\.ckpt", log), log[-3000:]
+    epochs = [int(e) for e in re.findall(r"glioma\.model\.lightning: epoch (\d+):", log)]
+    assert epochs == list(range(done, MAX_EPOCHS)), (done, epochs)  # only the epochs not yet done
+    history = pd.read_csv(root / run / "metrics.csv")
+    assert history["epoch"].tolist() == list(range(MAX_EPOCHS))  # the table continues across the kill
+
+
+# Files that record when, where and how fast a run happened, compared without those records.
+# Lightning checkpoints hold the run folder's absolute path (their weights are in model.pt).
+# Lightning's own step-level log (lightning_logs/version_0/metrics.csv) buffers its rows in memory
+# (100 steps), so a kill loses the rows of the epochs before it; the per-epoch table metrics.csv
+# (saved in every checkpoint) is complete and compared.
+def _comparable(path: Path) -> bytes | dict | list | None:
+    name = path.name
+    if name == "run_info.json" or path.suffix == ".ckpt" or (name == "metrics.csv" and "lightning_logs" in path.parts):
+        return None
+    if name == "qc.json":
+        return {k: v for k, v in json.loads(path.read_text()).items() if k not in {"timings", "seconds"}}
+    if name == "qc.tsv":
+        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False).drop(columns="seconds").to_dict("records")
+    if name == "model.json":
+        return {k: v for k, v in json.loads(path.read_text()).items() if k != "created"}
+    if name == "MODEL_CARD.md":
+        return [line for line in path.read_text().splitlines() if "created" not in line]
+    return path.read_bytes()
+
+
+ATOMIC_TEMP = re.compile(r"^\.(?P<target>.+)\.[A-Za-z0-9_]+\.tmp")
+
+
+@pytest.mark.faults
+def test_same_seed_gives_identical_outputs(tiny_run: Workspace, interrupted_run: Interrupted) -> None:
+    """Two independent runs with the same seed (one of them killed three times) write the same
+    files, byte for byte: raw data, ingest, preprocessed volumes, splits, training tables, model
+    weights, predictions, segmentations, every evaluation table and figure. Only time stamps,
+    durations and host records are left out (see _comparable)."""
+    def listing(root: Path) -> dict[str, Path]:
+        out = {}
+        for path in (root / "results").rglob("*"):
+            relative = path.relative_to(root).as_posix()
+            if path.is_file() and not relative.startswith("results/benchmarks/") and relative != "results/report.html":
+                out[relative] = path
+        return out
+
+    first, second = listing(tiny_run.root), listing(interrupted_run.ws.root)
+    # a kill in the middle of an atomic write may leave its hidden temp file, never a partial target
+    leftovers = [p for p in second if ATOMIC_TEMP.match(Path(p).name)]
+    for leftover in leftovers:
+        target = str(Path(leftover).with_name(ATOMIC_TEMP.match(Path(leftover).name)["target"]))
+        assert target in second, f"{leftover} without its target"
+    second = {k: v for k, v in second.items() if k not in leftovers}
+    assert sorted(first) == sorted(second)
+    for must in ("results/infer/tiny_test/predictions.csv", "results/evaluate/tiny_test/table2.csv",
+                 "results/evaluate/tiny_test/segmentation_metrics.tsv", "results/train/final/model.pt"):
+        assert must in first
+    differ = [p for p in first if _comparable(first[p]) != _comparable(second[p])]
+    assert not differ, differ[:20]

@@ -31,6 +31,8 @@ from glioma.io.nifti import load_nifti, save_nifti
 
 REPO = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.faults
+
 
 def brain_like(shape=(12, 12, 8), seed=0):
     """A small int16 volume with an ellipsoid of signal (as the conftest's workspace writes)."""

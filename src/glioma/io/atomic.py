@@ -64,9 +64,14 @@ def write_table(target: str | Path, frame: Any, **kwargs: Any) -> Path:
 
 
 def save_figure(fig: Any, target: str | Path, **kwargs: Any) -> Path:
-    """Save a matplotlib figure atomically (format from the target's extension)."""
+    """Save a matplotlib figure atomically (format from the target's extension).
+
+    PDFs get no creation date, so the same figure gives the same bytes on every run.
+    """
     target = Path(target)
     kwargs.setdefault("bbox_inches", "tight")
+    if target.suffix.lower() == ".pdf":
+        kwargs.setdefault("metadata", {"CreationDate": None})
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format=target.suffix.lstrip("."), **kwargs)
     return target

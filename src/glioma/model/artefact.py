@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import time
@@ -19,7 +20,7 @@ import torch
 
 from glioma import __version__
 from glioma.data.dataset import LABEL_MAPS
-from glioma.io.atomic import atomic_path, write_json, write_text
+from glioma.io.atomic import write_bytes, write_json, write_text
 from glioma.model.config import ModelSettings
 from glioma.model.network import NetworkConfig, PSNet
 from glioma.schema import SEQUENCES
@@ -49,8 +50,12 @@ def save_artefact(
     """Write ``model.pt``, ``model.json`` and ``MODEL_CARD.md`` into ``out_dir``."""
     out_dir = Path(out_dir)
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-    with atomic_path(out_dir / WEIGHTS) as tmp:
-        torch.save(state, tmp)
+    # serialised in memory: torch.save names the archive's records after the file it writes
+    # to, which would put the random temporary name into model.pt (different bytes and checksum
+    # for the same weights on every run)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes(out_dir / WEIGHTS, buffer.getvalue())
     info = {
         "format_version": FORMAT_VERSION,
         "glioma_version": __version__,
