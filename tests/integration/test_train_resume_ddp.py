@@ -90,6 +90,14 @@ def test_ddp_two_processes_match_one_process(tmp_path, records):
     import pandas as pd
 
     ddp_hist = pd.read_csv(tmp_path / "ddp" / "metrics.csv")
+    # run_info.json names the two processes that trained (gathered once the process group was up)
+    import json
+
+    info = json.loads((tmp_path / "ddp" / "run_info.json").read_text())
+    assert info["world_size"] == 2 and info["distributed"]["strategy"] == "DDPStrategy"
+    assert sorted(r["global_rank"] for r in info["ranks"]) == [0, 1]
+    assert len({r["pid"] for r in info["ranks"]}) == 2
+    assert json.loads((tmp_path / "single" / "run_info.json").read_text())["world_size"] == 1
     assert len(ddp_hist) == len(single.history) == 3
     for column in ("train_loss", "val_loss"):
         d = torch.tensor(ddp_hist[column].to_numpy())

@@ -10,7 +10,6 @@ set -euo pipefail
 SLURM_BASE=${SLURM_BASE:-/tmp/glioma-slurm}
 SLURM_PIDFILE=${SLURM_PIDFILE:-$SLURM_BASE/pids}
 MIN_JOB_AGE=${MIN_JOB_AGE:-300}
-NODE_CPUS=${NODE_CPUS:-$(nproc)}
 say() { echo "[local-slurm] $*"; }
 
 need=""
@@ -31,6 +30,9 @@ if [ -s "$SLURM_PIDFILE" ]; then
 fi
 mkdir -p "$SLURM_BASE"/{state,spool,log} /etc/slurm
 : > "$SLURM_PIDFILE"
+# the node as slurmd sees it (not `nproc`, which follows OMP_NUM_THREADS: a node configured
+# with fewer CPUs than it has runs fewer jobs, and the 2-task test job never starts)
+NODE_CPUS=${NODE_CPUS:-$(slurmd -C | sed -n 's/.*CPUs=\([0-9]*\).*/\1/p')}
 NODE_MEM_MB=${NODE_MEM_MB:-$(( $(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p') * 9 / 10 ))}
 
 # munge: key, runtime dirs, daemon in the foreground as user munge (setpriv execs, so $! is munged)

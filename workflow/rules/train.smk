@@ -1,12 +1,18 @@
 # Model selection (one run per grid point, validated on the 15% hold-out), its summary, and the
 # final training on the whole training set. Run folders keep Lightning's last.ckpt: a killed job
 # rerun with the same settings resumes from it.
+# Resources come from the config's train: section (glioma.model.distributed.training_resources):
+# one rank is a plain job; devices x num_nodes > 1 ranks is a multi-task SLURM job (mpi="srun",
+# tasks_per_node/tasks, nodes, GPUs per node) whose adapter starts the ranks with srun.
 import os
 
 from glioma.model.config import grid_points
 from glioma.model import targets as model_paths
+from glioma.model.distributed import training_resources
 
 TRAIN_GRID = list(grid_points(config.get("train", {}).get("grid")))
+# demo: volumes held in memory (~2 MB each at 3 mm) plus the network, per rank; 1 mm needs a GPU
+TRAIN_RESOURCES = training_resources(config, mem_mb_per_task=4000, runtime=120)
 
 
 wildcard_constraints:
@@ -28,9 +34,7 @@ rule train_select:
         "results/benchmarks/train/select/{params}.tsv"
     threads: config.get("train", {}).get("threads", 2)
     resources:
-        # demo: volumes held in memory (~2 MB each at 3 mm) plus the network; 1 mm needs a GPU
-        mem_mb=4000,
-        runtime=120,
+        **TRAIN_RESOURCES,
     conda:
         "../envs/glioma.yaml"
     script:
@@ -76,8 +80,7 @@ rule train_final:
         "results/benchmarks/train/final.tsv"
     threads: config.get("train", {}).get("threads", 2)
     resources:
-        mem_mb=4000,
-        runtime=120,
+        **TRAIN_RESOURCES,
     conda:
         "../envs/glioma.yaml"
     script:

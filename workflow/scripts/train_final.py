@@ -1,4 +1,4 @@
-"""Adapter: final training on the whole training set and the model artefact (run_final)."""
+"""Adapter: final training on the whole training set and the model artefact (run_final; ranks via `mpi`)."""
 
 from glioma.logs import setup_logging
 
@@ -12,4 +12,5 @@ run_final(
     snakemake.params.preprocess_root,  # noqa: F821
     snakemake.input.summary,  # noqa: F821
     snakemake.params.out_dir,  # noqa: F821
+    launcher=snakemake.resources.get("mpi"),  # noqa: F821 - srun for a multi-task SLURM job
 )

@@ -1,4 +1,4 @@
-"""Adapter: one model-selection run (glioma.model.cli.run_select)."""
+"""Adapter: one model-selection run (glioma.model.cli.run_select; several ranks under SLURM via `mpi`)."""
 
 from glioma.logs import setup_logging
 
@@ -12,4 +12,5 @@ run_select(
     snakemake.params.preprocess_root,  # noqa: F821
     snakemake.wildcards.params,  # noqa: F821
     snakemake.params.out_dir,  # noqa: F821
+    launcher=snakemake.resources.get("mpi"),  # noqa: F821 - srun for a multi-task SLURM job
 )

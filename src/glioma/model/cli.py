@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 
 import yaml
 
 from glioma.io.atomic import write_json
-from glioma.model.config import apply_params, grid_points, settings_from_config
+from glioma.model import distributed
+from glioma.model.config import ModelSettings, apply_params, grid_points, settings_from_config
 from glioma.model.train import final_run, select_run, selected_from_summary, summarize_selection
 
 log = logging.getLogger(__name__)
@@ -25,25 +27,58 @@ def load_config(path: str | Path) -> dict:
     return yaml.safe_load(Path(path).read_text()) or {}
 
 
+def _launch_ranks(config: dict, settings: ModelSettings, launcher: str | None, out_dir: str | Path,
+                  argv: list[str]) -> bool:
+    """Start the ranks of a multi-task SLURM job (see :mod:`glioma.model.distributed`); False
+    when this process trains itself (one rank, or no SLURM allocation)."""
+    lay = distributed.layout_from_train(settings.train.to_dict())
+    if not distributed.should_launch(launcher, lay):
+        return False
+    assert launcher is not None
+    # the ranks read the resolved workflow config from a file (removed afterwards); their output
+    # goes to the log, so without progress bars (not part of a run's fingerprint)
+    rank_config = {**config, "train": {**(config.get("train") or {}), "progress_bar": False}}
+    for stale in Path(out_dir).glob(".launch-config-*.json"):  # left by a killed job
+        stale.unlink(missing_ok=True)
+    config_file = write_json(Path(out_dir) / f".launch-config-{os.getpid()}.json", rank_config)
+    try:
+        distributed.launch(launcher, lay, settings.train.threads,
+                           ["train", *argv, "--config", str(config_file), "--out", str(out_dir)])
+    finally:
+        config_file.unlink(missing_ok=True)
+    return True
+
+
 def run_select(config: dict, splits: str | Path, preprocess_root: str | Path, name: str,
-               out_dir: str | Path) -> dict:
-    """Train grid point ``name`` of ``config["train"]["grid"]`` (fold train, validate on val)."""
+               out_dir: str | Path, launcher: str | None = None) -> dict:
+    """Train grid point ``name`` of ``config["train"]["grid"]`` (fold train, validate on val).
+    ``launcher`` (the rule's ``mpi`` resource, e.g. ``srun``) starts one process per rank when
+    the config asks for several and this runs inside a SLURM allocation."""
     points = grid_points((config.get("train") or {}).get("grid"))
     if name not in points:
         raise KeyError(f"grid point {name!r} not in {sorted(points)}")
     settings = apply_params(settings_from_config(config), points[name])
+    argv = ["select", "--splits", str(splits), "--preprocess-root", str(preprocess_root), "--params", name]
+    if _launch_ranks(config, settings, launcher, out_dir, argv):
+        return json.loads((Path(out_dir) / "result.json").read_text())
     return select_run(out_dir, splits, preprocess_root, settings, points[name], name)
 
 
 def run_final(config: dict, splits: str | Path, preprocess_root: str | Path,
-              summary: str | Path, out_dir: str | Path) -> None:
-    """Retrain the selected grid point on train + val and write the model artefact."""
+              summary: str | Path, out_dir: str | Path, launcher: str | None = None) -> None:
+    """Retrain the selected grid point on train + val and write the model artefact (rank zero);
+    ``launcher`` as in :func:`run_select`."""
     params, epochs = selected_from_summary(summary)
     settings = apply_params(settings_from_config(config), params)
+    argv = ["final", "--splits", str(splits), "--preprocess-root", str(preprocess_root), "--summary", str(summary)]
+    if _launch_ranks(config, settings, launcher, out_dir, argv):
+        return
     result = final_run(out_dir, splits, preprocess_root, settings, epochs, params=params,
                        selection={"summary": str(summary)})
-    write_json(Path(out_dir) / "result.json", {"params": params, "epochs": epochs,
-                                                "final_train_loss": float(result.history["train_loss"].iloc[-1])})
+    if result.is_global_zero:
+        write_json(Path(out_dir) / "result.json", {
+            "params": params, "epochs": epochs,
+            "final_train_loss": float(result.history["train_loss"].iloc[-1])})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,12 +6,16 @@ A run folder holds::
     fingerprint.json                               settings the checkpoints belong to
     metrics.csv                                    one row per epoch (see README.md)
     config.yaml                                    the resolved settings of this run
-    run_info.json                                  versions, seed, git revision, host, times
+    run_info.json                                  versions, seed, git revision, host, times,
+                                                   the ranks that trained (world size, SLURM ids)
     result.json                                    best epoch / losses (selection) or summary
     lightning_logs/                                Lightning's own step-level CSV log
 
 A run restarted on the same folder with the same settings resumes from ``last.ckpt``; in
 deterministic mode the final weights equal those of an uninterrupted run.
+
+With several ranks (DDP) every rank runs :func:`train_run`; only global rank zero writes files
+(each write atomic), the others only read the run folder to take the same resume decision.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
+import torch.distributed as dist
 import yaml
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
@@ -58,6 +63,7 @@ class RunResult:
     best_epoch: int | None
     best_val_loss: float | None
     module: pl.LightningModule
+    is_global_zero: bool = True
 
 
 def git_revision(start: Path | None = None) -> str:
@@ -73,7 +79,7 @@ def git_revision(start: Path | None = None) -> str:
         return "unknown"
 
 
-def run_info(seed: int) -> dict:
+def run_info(seed: int, trainer: pl.Trainer | None = None) -> dict:
     import monai
 
     from glioma import __version__
@@ -91,7 +97,44 @@ def run_info(seed: int) -> dict:
         "git_revision": git_revision(),
         "command": " ".join(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "distributed": {} if trainer is None else _distributed_info(trainer),
     }
+
+
+def _distributed_info(trainer: pl.Trainer) -> dict:
+    env = getattr(trainer.strategy, "cluster_environment", None)
+    return {
+        "strategy": type(trainer.strategy).__name__,
+        "cluster_environment": None if env is None else type(env).__name__,
+        "num_nodes": trainer.num_nodes,
+        "devices_per_node": trainer.num_devices,
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+    }
+
+
+class RankRecord(pl.Callback):
+    """Adds the ranks that really train (gathered once the process group is up) to
+    ``run_info.json``: ``world_size`` and per rank its global/local/node rank, host, PID and
+    SLURM task and step ids."""
+
+    def __init__(self, path: Path, info: dict):
+        self.path = path
+        self.info = info
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        me = {"global_rank": trainer.global_rank, "local_rank": trainer.local_rank,
+              "node_rank": trainer.node_rank, "host": socket.gethostname(), "pid": os.getpid(),
+              "slurm_procid": os.environ.get("SLURM_PROCID"),
+              "slurm_step_id": os.environ.get("SLURM_STEP_ID"),
+              "slurm_job_id": os.environ.get("SLURM_JOB_ID")}
+        ranks: list = [me]
+        if dist.is_available() and dist.is_initialized():
+            ranks = [None] * dist.get_world_size()
+            dist.all_gather_object(ranks, me)
+        log.info("rank %d of %d (local %d, node %d) on %s, pid %d", trainer.global_rank, len(ranks),
+                 trainer.local_rank, trainer.node_rank, me["host"], me["pid"])
+        if trainer.is_global_zero:
+            write_json(self.path, {**self.info, "world_size": len(ranks), "ranks": ranks})
 
 
 def class_weights(datamodule: GliomaDataModule, mode: str) -> dict[str, list[float] | None]:
@@ -130,28 +173,6 @@ def train_run(
     epochs = int(max_epochs if max_epochs is not None else cfg.max_epochs)
     ckpt_dir = out_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    fingerprint = _fingerprint(settings, datamodule.train_folds,
-                               datamodule.val_folds if has_validation else (), epochs)
-    fp_path = out_dir / "fingerprint.json"
-    last = ckpt_dir / "last.ckpt"
-    ckpt_path = None
-    if resume and last.is_file() and fp_path.is_file() and json.loads(fp_path.read_text()) == json.loads(json.dumps(fingerprint, default=str)):
-        ckpt_path = str(last)
-        log.info("resuming from %s", last)
-    else:
-        for stale in ckpt_dir.glob("*.ckpt"):
-            stale.unlink()
-        write_json(fp_path, fingerprint)
-
-    datamodule.setup("fit")
-    module = _make_module(settings, datamodule, has_validation)
-    module.metrics_path = out_dir / "metrics.csv"
-    write_text(out_dir / "config.yaml", yaml.safe_dump(
-        {**settings.to_dict(), "max_epochs_run": epochs, "has_validation": has_validation,
-         "train_folds": list(datamodule.train_folds),
-         "val_folds": list(datamodule.val_folds) if has_validation else [],
-         "spatial_shape": list(datamodule.spatial_shape)}, sort_keys=False))
-    write_json(out_dir / "run_info.json", run_info(cfg.seed))
 
     callbacks: list[pl.Callback] = list(extra_callbacks)
     if has_validation:
@@ -184,11 +205,43 @@ def train_run(
         log_every_n_steps=1,
         default_root_dir=str(out_dir),
     )
+    # Ranks started together (srun) all get here; Lightning's own launchers start the other
+    # ranks later, inside fit(). Rank zero alone changes the folder; it removes stale checkpoints
+    # before it writes the new fingerprint, and every rank reads the fingerprint before it looks
+    # for last.ckpt, so all ranks take the same resume decision.
+    rank_zero = trainer.is_global_zero
+    fingerprint = json.loads(json.dumps(_fingerprint(
+        settings, datamodule.train_folds, datamodule.val_folds if has_validation else (), epochs), default=str))
+    fp_path = out_dir / "fingerprint.json"
+    last = ckpt_dir / "last.ckpt"
+    same_settings = fp_path.is_file() and json.loads(fp_path.read_text()) == fingerprint
+    ckpt_path = None
+    if resume and same_settings and last.is_file():
+        ckpt_path = str(last)
+        log.info("resuming from %s", last)
+    elif rank_zero:
+        for stale in ckpt_dir.glob("*.ckpt"):
+            stale.unlink(missing_ok=True)
+        write_json(fp_path, fingerprint)
+
+    datamodule.setup("fit")
+    module = _make_module(settings, datamodule, has_validation)
+    module.metrics_path = out_dir / "metrics.csv"
+    info = run_info(cfg.seed, trainer)
+    if rank_zero:
+        write_text(out_dir / "config.yaml", yaml.safe_dump(
+            {**settings.to_dict(), "max_epochs_run": epochs, "has_validation": has_validation,
+             "train_folds": list(datamodule.train_folds),
+             "val_folds": list(datamodule.val_folds) if has_validation else [],
+             "spatial_shape": list(datamodule.spatial_shape)}, sort_keys=False))
+        write_json(out_dir / "run_info.json", info)
+    trainer.callbacks.append(RankRecord(out_dir / "run_info.json", info))
+
     started = time.time()
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     if module.history:
         history = pd.DataFrame(module.history)
-        if trainer.global_rank == 0:
+        if trainer.is_global_zero:
             write_table(out_dir / "metrics.csv", history)
     else:  # spawned processes (ddp_spawn) trained; rank zero wrote the table
         history = pd.read_csv(out_dir / "metrics.csv")
@@ -199,7 +252,7 @@ def train_run(
         best_epoch, best_loss = int(best["epoch"]), float(best["val_loss"])
     log.info("training finished in %.1f s: %d epochs, best epoch %s (val loss %s)",
              time.time() - started, len(history), best_epoch, best_loss)
-    return RunResult(out_dir, history, best_epoch, best_loss, module)
+    return RunResult(out_dir, history, best_epoch, best_loss, module, is_global_zero=trainer.is_global_zero)
 
 
 def _make_module(settings: ModelSettings, datamodule: GliomaDataModule, has_validation: bool):
@@ -217,6 +270,7 @@ def _make_module(settings: ModelSettings, datamodule: GliomaDataModule, has_vali
         ma_window=cfg.moving_average_window,
         seed=cfg.seed,
         has_validation=has_validation,
+        seg_loss=cfg.seg_loss,
     )
 
 
@@ -236,7 +290,8 @@ def select_run(out_dir: str | Path, splits_path: str | Path, preprocess_root: st
         "best_val_loss_ma": float(hist["val_loss_ma"].min()) if "val_loss_ma" in hist else None,
         "epochs_trained": len(hist),
     }
-    write_json(out_dir / "result.json", summary)
+    if result.is_global_zero:
+        write_json(out_dir / "result.json", summary)
     return summary
 
 
@@ -285,7 +340,7 @@ def final_run(out_dir: str | Path, splits_path: str | Path, preprocess_root: str
     out_dir = Path(out_dir)
     dm = _datamodule(splits_path, preprocess_root, settings, ("train", "val"), ())
     result = train_run(out_dir, settings, datamodule=dm, has_validation=False, max_epochs=epochs)
-    if int(os.environ.get("LOCAL_RANK", "0")) == 0 and result.module.global_rank == 0:
+    if result.is_global_zero:
         save_artefact(
             out_dir, result.module.net, settings,
             spatial_shape=dm.spatial_shape,
