@@ -44,6 +44,21 @@ def test_segmentation_starts_from_the_tumour_prior(prior):
         PSNet(NetworkConfig(base_filters=4, depth=3, seg_prior=1.0))
 
 
+def test_head_activation_from_config():
+    assert isinstance(PSNet(SMALL).heads["grade"][1], torch.nn.ReLU)  # paper default
+    leaky = PSNet(NetworkConfig(base_filters=4, depth=3, dense_units=8, head_activation="leaky_relu"))
+    assert isinstance(leaky.heads["grade"][1], torch.nn.LeakyReLU)
+    # a unit pushed below zero for every input still passes a gradient
+    head = leaky.heads["grade"]
+    with torch.no_grad():
+        head[0].bias.fill_(-100.0)
+    features = torch.rand(3, head[0].in_features, requires_grad=True)
+    head(features).sum().backward()
+    assert head[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="head_activation"):
+        PSNet(NetworkConfig(base_filters=4, depth=3, head_activation="tanh"))
+
+
 def test_wrong_channel_count_is_refused():
     with pytest.raises(ValueError, match="expected input"):
         PSNet(SMALL)(torch.randn(1, 3, 12, 12, 12))

@@ -46,6 +46,11 @@ class NetworkConfig:
     #: as RetinaNet does for rare classes): training starts from "mostly background" instead of
     #: spending its first hundreds of steps unlearning "everything is tumour"
     seg_prior: float = 0.01
+    #: activation of the dense heads: relu (paper) | leaky_relu (slope 0.01). The pooled features
+    #: are all positive maxima, so one large step can push every ReLU unit of a head below zero
+    #: for every patient at once; measured on small CPU runs: a head with no live unit left
+    #: (constant predictions, AUC 0.5) in about half of the runs. Leaky units cannot die.
+    head_activation: str = "relu"
     activation_checkpointing: bool = False
     #: channels-last 3D memory layout (on CPU 10-80x faster convolution backward at few channels)
     channels_last: bool = True
@@ -86,6 +91,14 @@ def _norm(kind: str, channels: int) -> nn.Module:
     if kind == "group":
         return nn.GroupNorm(min(8, channels), channels)
     raise ValueError(f"unknown norm {kind!r} (batch, instance or group)")
+
+
+def _activation(kind: str) -> nn.Module:
+    if kind == "relu":
+        return nn.ReLU(inplace=True)
+    if kind == "leaky_relu":
+        return nn.LeakyReLU(0.01, inplace=True)
+    raise ValueError(f"unknown head_activation {kind!r} (relu or leaky_relu)")
 
 
 def _global_max(h: torch.Tensor) -> torch.Tensor:
@@ -189,7 +202,7 @@ class PSNet(nn.Module):
             {
                 task: nn.Sequential(
                     nn.Linear(pooled, config.dense_units),
-                    nn.ReLU(inplace=True),
+                    _activation(config.head_activation),
                     nn.Linear(config.dense_units, config.n_classes[task]),
                 )
                 for task in TASKS
