@@ -57,31 +57,40 @@ def soft_dice(probability: torch.Tensor, target: torch.Tensor, eps: float = 1e-5
     return (2 * intersection + eps) / (denominator + eps)
 
 
+def _segmented(
+    seg_logits: torch.Tensor, seg_target: torch.Tensor, has_seg: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Logits ``(n, C, D, H, W)`` (float32) and class-index target ``(n, D, H, W)`` of the samples
+    with ``has_seg``; ``None`` when there is none."""
+    mask = has_seg.bool()
+    if not bool(mask.any()):
+        return None
+    target = seg_target[mask]
+    if target.ndim == seg_logits.ndim:  # (n, 1, D, H, W)
+        target = target[:, 0]
+    return seg_logits[mask].float(), target
+
+
 def masked_dice_loss(
     seg_logits: torch.Tensor, seg_target: torch.Tensor, has_seg: torch.Tensor
 ) -> torch.Tensor:
     """``1 - mean soft Dice`` of the tumour class over samples with ``has_seg``; else exact zero."""
-    mask = has_seg.bool()
-    if not bool(mask.any()):
+    picked = _segmented(seg_logits, seg_target, has_seg)
+    if picked is None:
         return seg_logits.sum() * 0.0
-    probability = F.softmax(seg_logits[mask].float(), dim=1)[:, 1]
-    target = seg_target[mask].float()
-    if target.ndim == probability.ndim + 1:  # (n, 1, D, H, W)
-        target = target[:, 0]
-    return 1.0 - soft_dice(probability, target).mean()
+    logits, target = picked
+    return 1.0 - soft_dice(F.softmax(logits, dim=1)[:, 1], target.float()).mean()
 
 
 def masked_seg_cross_entropy(
     seg_logits: torch.Tensor, seg_target: torch.Tensor, has_seg: torch.Tensor
 ) -> torch.Tensor:
     """Mean voxel-wise cross-entropy over samples with ``has_seg``; else exact zero."""
-    mask = has_seg.bool()
-    if not bool(mask.any()):
+    picked = _segmented(seg_logits, seg_target, has_seg)
+    if picked is None:
         return seg_logits.sum() * 0.0
-    target = seg_target[mask].long()
-    if target.ndim == seg_logits.ndim:  # (n, 1, D, H, W)
-        target = target[:, 0]
-    return F.cross_entropy(seg_logits[mask].float(), target)
+    logits, target = picked
+    return F.cross_entropy(logits, target.long())
 
 
 SEG_LOSSES: tuple[str, ...] = ("dice", "dice_ce")
