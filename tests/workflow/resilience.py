@@ -119,14 +119,18 @@ def _group_states(pgid: int) -> dict[int, str]:
     return states
 
 
-def _stop(pgid: int, timeout: float = 10.0) -> None:
-    """SIGSTOP the group and wait until every member is stopped (or gone)."""
-    os.killpg(pgid, signal.SIGSTOP)
+def _stop(pgid: int, timeout: float = 30.0) -> None:
+    """SIGSTOP the group and wait until every member is stopped (or gone). The signal is sent
+    again while waiting: a process forked while the first one was delivered (a job starting
+    just then) did not get it."""
     deadline = time.monotonic() + timeout
-    while any(state not in "TtZX" for state in _group_states(pgid).values()):
+    while True:
+        os.killpg(pgid, signal.SIGSTOP)
+        if all(state in "TtZX" for state in _group_states(pgid).values()):
+            return
         if time.monotonic() > deadline:
-            raise AssertionError(f"process group {pgid} did not stop")
-        time.sleep(0.001)
+            raise AssertionError(f"process group {pgid} did not stop: {_group_states(pgid)}")
+        time.sleep(0.005)
 
 
 @dataclass
