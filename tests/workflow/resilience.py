@@ -99,7 +99,9 @@ class Snapshot:
 def snapshot(root: Path) -> Snapshot:
     files = {}
     for path in (root / "results").rglob("*"):
-        if path.is_file():
+        # a killed writer's hidden temp file is not an output; the next write of its target
+        # deletes it (glioma.io.atomic)
+        if path.is_file() and not (path.name.startswith(".") and ".tmp" in path.name):
             stat = path.stat()
             files[path.relative_to(root).as_posix()] = (stat.st_mtime_ns, stat.st_size)
     return Snapshot(files, {p for p in incomplete_outputs(root) if p.startswith("results/")})
