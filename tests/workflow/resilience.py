@@ -99,9 +99,7 @@ class Snapshot:
 def snapshot(root: Path) -> Snapshot:
     files = {}
     for path in (root / "results").rglob("*"):
-        # a killed writer's hidden temp file is not an output; the next write of its target
-        # deletes it (glioma.io.atomic)
-        if path.is_file() and not (path.name.startswith(".") and ".tmp" in path.name):
+        if path.is_file():
             stat = path.stat()
             files[path.relative_to(root).as_posix()] = (stat.st_mtime_ns, stat.st_size)
     return Snapshot(files, {p for p in incomplete_outputs(root) if p.startswith("results/")})

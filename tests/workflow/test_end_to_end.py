@@ -382,7 +382,7 @@ def _comparable(path: Path) -> bytes | dict | list | None:
     return path.read_bytes()
 
 
-ATOMIC_TEMP = re.compile(r"^\.(?P<target>.+?)\.\d+@[A-Za-z0-9_-]+\.[A-Za-z0-9_]+\.tmp")
+ATOMIC_TEMP = re.compile(r"^\.(?P<target>.+)\.[A-Za-z0-9_]+\.tmp")
 
 
 @pytest.mark.faults
