@@ -1,5 +1,4 @@
 import json
-import os
 
 import pytest
 
@@ -44,32 +43,3 @@ def test_pdf_figures_are_byte_identical_across_saves(tmp_path):
     plt.close(fig)
     assert b"/CreationDate" not in first
     assert first == second
-
-
-def test_next_write_removes_leftovers_of_dead_writers_only(tmp_path):
-    import socket
-    import subprocess
-    import sys
-
-    from glioma.io.atomic import _HOST_SAFE
-
-    target = tmp_path / "table [1].tsv"  # glob metacharacters in the name
-    host = _HOST_SAFE.sub("_", socket.gethostname())
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    dead_pid = int(dead.stdout)
-    leftovers = {
-        "dead": tmp_path / f".{target.name}.{dead_pid}@{host}.abc123.tmp.tsv",
-        "alive": tmp_path / f".{target.name}.{os.getpid()}@{host}.def456.tmp.tsv",
-        "other_host": tmp_path / f".{target.name}.{dead_pid}@elsewhere.ghi789.tmp.tsv",
-        "other_target": tmp_path / f".other.tsv.{dead_pid}@{host}.jkl012.tmp.tsv",
-    }
-    for path in leftovers.values():
-        path.write_text("half")
-    write_text(target, "complete\n")
-    assert target.read_text() == "complete\n"
-    assert not leftovers["dead"].exists()
-    assert all(leftovers[k].exists() for k in ("alive", "other_host", "other_target"))
-    # the writer's own temporary file is gone too: only the leftovers kept above remain
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [target.name] + [leftovers[k].name for k in ("alive", "other_host", "other_target")])

@@ -1,19 +1,13 @@
 """Atomic writes: write to a temporary file beside the target, then rename.
 
 A reader never sees a half-written file, and a job killed mid-write leaves the old file (or none).
-The temporary name carries the writer's PID and host (``.<name>.<pid>@<host>.<random>.tmp<ext>``):
-the next write of the same target removes the leftovers of writers on this host that no longer
-run (a SIGKILL cannot clean up after itself), and never touches a live writer's file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
-import re
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,10 +25,7 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix is None:
         suffix = "".join(target.suffixes)
-    host = _HOST_SAFE.sub("_", socket.gethostname()) or "host"
-    _remove_dead_leftovers(target, suffix, host)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}@{host}.",
-                                    suffix=f".tmp{suffix}", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -44,34 +35,6 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-
-
-_HOST_SAFE = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def _remove_dead_leftovers(target: Path, suffix: str, host: str) -> list[Path]:
-    """Delete temporary files of ``target`` left by writers on ``host`` that have died."""
-    pattern = re.compile(
-        rf"^\.{re.escape(target.name)}\.(\d+)@{re.escape(host)}\.[A-Za-z0-9_]+\.tmp{re.escape(suffix)}$"
-    )
-    removed = []
-    for candidate in target.parent.glob(f".{glob.escape(target.name)}.*.tmp*"):
-        match = pattern.match(candidate.name)
-        if match and not _pid_alive(int(match.group(1))):
-            with contextlib.suppress(FileNotFoundError):
-                candidate.unlink()
-                removed.append(candidate)
-    return removed
 
 
 def write_text(target: str | Path, text: str) -> Path:
