@@ -108,15 +108,26 @@ def snapshot(root: Path) -> Snapshot:
 # --- a run killed at a chosen point -----------------------------------------------------------
 
 
-def _group_states(pgid: int) -> dict[int, str]:
+def _group_states(pgid: int) -> dict[int, tuple[str, int]]:
+    """State letter and parent pid of every process in the group."""
     states = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
             text = stat.read_text()
             fields = text[text.rindex(")") + 2 :].split()
             if int(fields[2]) == pgid:
-                states[int(stat.parent.name)] = fields[0]
+                states[int(stat.parent.name)] = (fields[0], int(fields[1]))
     return states
+
+
+def _frozen(states: dict[int, tuple[str, int]]) -> bool:
+    """Every member is stopped or gone. A member in uninterruptible sleep ('D') counts when one
+    of its children is stopped: that is a vfork parent (Python's subprocess uses vfork) waiting
+    for a child that was stopped before its exec, and it cannot run on until the child does."""
+    stopped = {pid for pid, (state, _) in states.items() if state in "Tt"}
+    vfork_parents = {ppid for pid, (_, ppid) in states.items() if pid in stopped}
+    return all(state in "TtZX" or (state == "D" and pid in vfork_parents)
+               for pid, (state, _) in states.items())
 
 
 def _stop(pgid: int, timeout: float = 30.0) -> None:
@@ -126,7 +137,7 @@ def _stop(pgid: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         os.killpg(pgid, signal.SIGSTOP)
-        if all(state in "TtZX" for state in _group_states(pgid).values()):
+        if _frozen(_group_states(pgid)):
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"process group {pgid} did not stop: {_group_states(pgid)}")

@@ -178,3 +178,31 @@ def test_kill_point_is_hit_inside_a_short_window(tmp_path):
         )
         time.sleep(0.3)
         assert sorted(p.name for p in folder.iterdir()) == ["started", "step5"]
+
+
+SPAWNER = """
+import subprocess, sys
+from pathlib import Path
+folder = Path(sys.argv[1])
+(folder / "started").write_text("")
+for step in range(100000):
+    subprocess.run(["true"])  # Python's subprocess forks with vfork: the parent waits in 'D'
+    (folder / "count").write_text(str(step))
+"""
+
+
+def test_a_group_caught_between_vfork_and_exec_still_freezes(tmp_path):
+    """A process that keeps spawning children is frozen many times in a row. A SIGSTOP that
+    lands between a vfork and the child's exec leaves the parent in uninterruptible sleep until
+    the (now stopped) child execs; the group counts as frozen then, instead of timing out (this
+    failed CI once as 'process group did not stop: {...: 'D'}')."""
+    fires = []
+
+    def fire(_root: Path) -> bool:
+        fires.append(1)
+        return len(fires) >= 300  # 300 freeze/thaw cycles over a spawning loop
+
+    run_and_kill([sys.executable, "-c", SPAWNER, str(tmp_path)], tmp_path, dict(os.environ),
+                 arm=lambda _root: (tmp_path / "count").exists(), fire=fire,
+                 log=tmp_path / "log.txt", timeout=120, time_slice=0.001)
+    assert len(fires) == 300
