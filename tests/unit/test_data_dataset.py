@@ -87,3 +87,16 @@ def test_datamodule_loaders(toy):
     assert batch["seg"].dtype == torch.long
     assert set(batch) >= {"idh", "codeletion", "grade", "has_seg"}
     assert len(dm.val_records) == 2
+
+
+def test_empty_validation_fold_is_a_clear_error(toy):
+    """Model selection without validation patients (e.g. validation_fraction 0) stops with a
+    message that says so, not deep inside Lightning."""
+    pre, splits = toy
+    no_val = splits.assign(fold=splits["fold"].replace("val", "train"))
+    dm = GliomaDataModule(no_val, pre, batch_size=2, augmentation=AugmentationConfig(prob=0.0))
+    with pytest.raises(InputError, match=r"no validation patients in folds \('val',\).*validation_fraction"):
+        dm.setup("fit")
+    # the final run (no validation folds) is unaffected
+    GliomaDataModule(no_val, pre, batch_size=2, val_folds=(),
+                     augmentation=AugmentationConfig(prob=0.0)).setup("fit")

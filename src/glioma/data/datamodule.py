@@ -93,6 +93,10 @@ class GliomaDataModule(pl.LightningDataModule):
             )
         if not self.train_records:
             raise InputError(f"no training patients in folds {self.train_folds}")
+        if self.val_folds and not self.val_records:
+            raise InputError(
+                f"no validation patients in folds {self.val_folds}: model selection needs a "
+                "validation hold-out (cohort.validation_fraction > 0 and enough training patients)")
         log.info("data: %d training, %d validation patients", len(self.train_records),
                  len(self.val_records or []))
 
