@@ -110,3 +110,25 @@ def test_ddp_two_processes_match_one_process(tmp_path, records):
     flat_a = torch.cat([a[k].flatten().float() for k in a])
     flat_b = torch.cat([b[k].flatten().float() for k in a])
     assert float((flat_a - flat_b).norm() / flat_a.norm()) < 1e-2
+
+
+@pytest.mark.slow
+def test_cosine_schedule_decays_to_zero_and_resumes_exactly(tmp_path, records):
+    """train.lr_schedule: cosine: epoch e trains at lr (1 + cos(pi e / T)) / 2 over the run's T
+    epochs, and a crashed run resumes onto the same schedule (same weights as uninterrupted)."""
+    import math
+
+    settings = _settings(lr_schedule="cosine", max_epochs=4)
+    full = train_run(tmp_path / "full", settings, datamodule=_dm(records, settings))
+    expected = [3e-3 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
+    assert full.history["lr"].tolist() == pytest.approx(expected, rel=1e-6)
+    crashed_dir = tmp_path / "crashed"
+    with pytest.raises(BaseException):  # noqa: B017 - Lightning may wrap the interrupt
+        train_run(crashed_dir, settings, datamodule=_dm(records, settings), extra_callbacks=[Crash(epoch=2)])
+    resumed = train_run(crashed_dir, settings, datamodule=_dm(records, settings))
+    assert resumed.history["lr"].tolist() == pytest.approx(expected, rel=1e-6)
+    a, b = full.module.net.state_dict(), resumed.module.net.state_dict()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_run(tmp_path / "bad", _settings(lr_schedule="linear"), datamodule=_dm(records, settings))

@@ -43,3 +43,23 @@ def test_pdf_figures_are_byte_identical_across_saves(tmp_path):
     plt.close(fig)
     assert b"/CreationDate" not in first
     assert first == second
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_written_files_get_the_umask_mode_not_mkstemps_0600(tmp_path, mask):
+    import os
+    import stat
+
+    old = os.umask(mask)
+    try:
+        target = write_text(tmp_path / f"out{mask:o}.txt", "x")
+        with atomic_path(tmp_path / f"lib{mask:o}.nii.gz") as tmp:
+            tmp.write_bytes(b"written by a library into the temp file")
+        plain = tmp_path / f"plain{mask:o}.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(old)
+    expected = stat.S_IMODE(plain.stat().st_mode)
+    assert expected == 0o666 & ~mask
+    assert stat.S_IMODE(target.stat().st_mode) == expected
+    assert stat.S_IMODE((tmp_path / f"lib{mask:o}.nii.gz").stat().st_mode) == expected

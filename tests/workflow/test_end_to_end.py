@@ -140,6 +140,19 @@ def test_rerun_has_nothing_to_do(tiny_run: Workspace) -> None:
     assert "Nothing to be done" in run.output
 
 
+def test_changed_training_setting_reruns_training_and_threads_do_not(tiny_run: Workspace) -> None:
+    """A model/train setting that changes what is learned (here the lr schedule) plans the
+    training jobs again (Snakemake's params trigger) and everything downstream; a thread count
+    plans nothing. Dry runs only: the finished run is left as it is."""
+    root = tiny_run.root
+    (root / "schedule.yaml").write_text(yaml.safe_dump({"train": {"lr_schedule": "cosine"}}))
+    (root / "threads.yaml").write_text(yaml.safe_dump({"train": {"threads": 2, "progress_bar": False}}))
+    assert "Nothing to be done" in tiny_run.snakemake("-n", *CONFIG, "threads.yaml").output
+    rules = {job.rule for job in planned_jobs(tiny_run.snakemake("-n", *CONFIG, "schedule.yaml").output)}
+    assert {"train_select", "train_final", "infer", "evaluate_table2"} <= rules, rules
+    assert not {"ingest_subject", "preprocess_subject"} & rules, rules
+
+
 @pytest.mark.faults
 def test_all_zero_and_non_brain_images_are_recorded_exclusions(tiny_run: Workspace) -> None:
     """Both pass ingest (by design), are excluded by preprocessing with a reason naming patient,

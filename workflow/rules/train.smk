@@ -6,11 +6,13 @@
 # tasks_per_node/tasks, nodes, GPUs per node) whose adapter starts the ranks with srun.
 import os
 
-from glioma.model.config import grid_points
+from glioma.model.config import grid_points, training_fingerprint
 from glioma.model import targets as model_paths
 from glioma.model.distributed import training_resources
 
 TRAIN_GRID = list(grid_points(config.get("train", {}).get("grid")))
+# an edited model/train setting reruns training (Snakemake's params trigger); threads do not
+TRAIN_SETTINGS = training_fingerprint(config)
 # demo: volumes held in memory (~2 MB each at 3 mm) plus the network, per rank; 1 mm needs a GPU
 TRAIN_RESOURCES = training_resources(config, mem_mb_per_task=4000, runtime=120)
 
@@ -28,6 +30,7 @@ rule train_select:
     params:
         preprocess_root="results/preprocess",
         out_dir=lambda wildcards, output: os.path.dirname(output.result),
+        settings=TRAIN_SETTINGS,
     log:
         "logs/train/select/{params}.log",
     benchmark:
@@ -74,6 +77,7 @@ rule train_final:
     params:
         preprocess_root="results/preprocess",
         out_dir=lambda wildcards, output: os.path.dirname(output.weights),
+        settings=TRAIN_SETTINGS,
     log:
         "logs/train/final.log",
     benchmark:

@@ -23,6 +23,7 @@ class TrainConfig:
     task_weights: dict[str, float] = field(default_factory=lambda: dict(PAPER_TASK_WEIGHTS))
     class_weights: str = "prevalence"  # prevalence | none
     seg_loss: str = "dice"  # dice (paper) | dice_ce (Dice + voxel cross-entropy)
+    lr_schedule: str = "plateau"  # plateau (paper: ReduceLROnPlateau) | cosine (decay to 0)
     plateau_factor: float = 0.5
     plateau_patience: int = 5
     early_stopping_patience: int = 10
@@ -85,6 +86,21 @@ def settings_from_config(config: Mapping[str, Any]) -> ModelSettings:
         train=TrainConfig.from_dict(train),
         input_shape=None if input_shape is None else tuple(int(s) for s in input_shape),
     )
+
+
+#: train: keys that do not change what a model learns (bookkeeping and speed only)
+NOT_LEARNED: frozenset[str] = frozenset({"threads", "progress_bar", "num_workers", "grid"})
+
+
+def training_fingerprint(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a workflow config that decides what a trained model learns: the resolved
+    network and training settings (defaults filled in) less :data:`NOT_LEARNED`. Training rules
+    pass it as a Snakemake param, so that an edited setting reruns training (the params rerun
+    trigger) while a changed thread count does not. The grid is left out: each grid point is a
+    wildcard of its own."""
+    settings = settings_from_config(config).to_dict()
+    settings["train"] = {k: v for k, v in settings["train"].items() if k not in NOT_LEARNED}
+    return settings
 
 
 def apply_params(settings: ModelSettings, params: Mapping[str, Any]) -> ModelSettings:

@@ -52,6 +52,10 @@ def hard_dice(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(denom > 0, 2 * inter / denom.clamp(min=1e-8), torch.ones_like(denom))
 
 
+#: learning-rate schedules: ReduceLROnPlateau (paper) or a cosine decay to 0 over the run
+LR_SCHEDULES: tuple[str, ...] = ("plateau", "cosine")
+
+
 class GliomaModule(pl.LightningModule):
     """Multi-task training of :class:`PSNet`."""
 
@@ -68,8 +72,11 @@ class GliomaModule(pl.LightningModule):
         seed: int = 42,
         has_validation: bool = True,
         seg_loss: str = "dice",
+        lr_schedule: str = "plateau",
     ):
         super().__init__()
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
         self.save_hyperparameters()
         self.net = PSNet(NetworkConfig.from_dict(network or {}))
         self.loss_fn = MultiTaskLoss(task_weights, class_weights, seg_loss=seg_loss)
@@ -84,6 +91,8 @@ class GliomaModule(pl.LightningModule):
     # --- training -----------------------------------------------------------------------------
     def on_train_epoch_start(self) -> None:
         self._train_sum = torch.zeros(2, dtype=torch.float64)
+        # the history's lr is the rate this epoch trained at (schedulers step at its end)
+        self._epoch_lr = float(self.trainer.optimizers[0].param_groups[0]["lr"]) if self.trainer.optimizers else float("nan")
 
     def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
         # dropout draws depend only on (seed, epoch, batch, rank), not on how much of the global
@@ -149,7 +158,7 @@ class GliomaModule(pl.LightningModule):
             self._record({"epoch": self.current_epoch, "train_loss": self._epoch_train_loss()})
 
     def _record(self, row: dict) -> None:
-        row["lr"] = float(self.trainer.optimizers[0].param_groups[0]["lr"]) if self.trainer.optimizers else float("nan")
+        row["lr"] = getattr(self, "_epoch_lr", float("nan"))
         self.history.append(row)
         for key, value in row.items():
             if key != "epoch" and np.isfinite(value):
@@ -172,6 +181,13 @@ class GliomaModule(pl.LightningModule):
         optimizer = torch.optim.AdamW(
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
+        if self.hparams.get("lr_schedule", "plateau") == "cosine":
+            # one half cosine from lr to 0 over the run's epochs: the last epochs take small
+            # steps, so the last-epoch weights (the final run has no validation) are settled
+            cosine = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=max(1, int(self.trainer.max_epochs or 1)))
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": cosine, "interval": "epoch"}}
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=self.hparams.plateau_factor,
             patience=self.hparams.plateau_patience,

@@ -271,6 +271,7 @@ def _make_module(settings: ModelSettings, datamodule: GliomaDataModule, has_vali
         seed=cfg.seed,
         has_validation=has_validation,
         seg_loss=cfg.seg_loss,
+        lr_schedule=cfg.lr_schedule,
     )
 
 
