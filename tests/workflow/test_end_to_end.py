@@ -141,14 +141,15 @@ def test_rerun_has_nothing_to_do(tiny_run: Workspace) -> None:
 
 
 def test_changed_training_setting_reruns_training_and_threads_do_not(tiny_run: Workspace) -> None:
-    """A model/train setting that changes what is learned (here the lr schedule) plans the
+    """A model/train setting that changes what is learned (here the weight decay) plans the
     training jobs again (Snakemake's params trigger) and everything downstream; a thread count
-    plans nothing. Dry runs only: the finished run is left as it is."""
+    plans nothing. Dry runs only: the finished run is left as it is. (Neither value is the
+    demo config's: weight decay 1e-5, 2 threads with 1 in the tiny overrides.)"""
     root = tiny_run.root
-    (root / "schedule.yaml").write_text(yaml.safe_dump({"train": {"lr_schedule": "cosine"}}))
+    (root / "decay.yaml").write_text(yaml.safe_dump({"train": {"weight_decay": 3.0e-5}}))
     (root / "threads.yaml").write_text(yaml.safe_dump({"train": {"threads": 2, "progress_bar": False}}))
     assert "Nothing to be done" in tiny_run.snakemake("-n", *CONFIG, "threads.yaml").output
-    rules = {job.rule for job in planned_jobs(tiny_run.snakemake("-n", *CONFIG, "schedule.yaml").output)}
+    rules = {job.rule for job in planned_jobs(tiny_run.snakemake("-n", *CONFIG, "decay.yaml").output)}
     assert {"train_select", "train_final", "infer", "evaluate_table2"} <= rules, rules
     assert not {"ingest_subject", "preprocess_subject"} & rules, rules
 
