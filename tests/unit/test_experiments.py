@@ -45,6 +45,13 @@ def test_workflow_config_runs_are_valid():
     runs = experiment_runs(config)
     assert {r.drop_sequences for r in runs["ablation"].values()} == {(s,) for s in SEQUENCES}
     assert runs["subsets"]["frac25"].fraction == 0.25
+    # the rerun fingerprint: a run's subset and settings, not its figure label
+    frac = runs["subsets"]["frac25"]
+    assert frac.fingerprint()["fraction"] == 0.25 and "description" not in frac.fingerprint()
+    relabelled = experiment_runs({**config, "experiments": {**config["experiments"], "subsets": {
+        "runs": {"frac25": {"fraction": 0.25, "description": "a quarter"}}}}})["subsets"]["frac25"]
+    assert relabelled.fingerprint() == frac.fingerprint()
+    assert runs["ablation"]["no_t1c"].fingerprint()["drop_sequences"] == ("t1c",)
 
 
 @pytest.mark.parametrize("values, message", [

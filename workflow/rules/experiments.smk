@@ -7,7 +7,6 @@
 # Runs come from config `experiments:`; each is trained by the main model's recipe (its selected
 # hyperparameters and epochs, glioma.model.train.final_run) and predicted by the same adapter as
 # rule `infer`. The main model (results/train/final) is the reference run `full`.
-import dataclasses
 import os
 
 from glioma.experiments.config import TRAINED_EXPERIMENTS, experiment_runs
@@ -40,9 +39,7 @@ rule experiment_train:
         preprocess_root="results/preprocess",
         out_dir=lambda wildcards, output: os.path.dirname(output.weights),
         settings=TRAIN_SETTINGS,
-        # the run's subset and overrides (its description only labels figures)
-        run=lambda wildcards: {k: v for k, v in dataclasses.asdict(EXP_RUNS[wildcards.experiment][wildcards.run]).items()
-                               if k != "description"},
+        run=lambda wildcards: EXP_RUNS[wildcards.experiment][wildcards.run].fingerprint(),
     log:
         "logs/experiments/{experiment}/{run}/train.log",
     benchmark:

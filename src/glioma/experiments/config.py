@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from glioma.schema import SEQUENCES
@@ -47,6 +47,11 @@ class RunSpec:
 
     def label(self) -> str:
         return self.description or self.name
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the run's training subset and settings (a Snakemake param, so that an
+        edited run retrains); the description only labels figures."""
+        return {k: v for k, v in asdict(self).items() if k != "description"}
 
 
 def _tuple(value: Any, what: str) -> tuple[str, ...]:
