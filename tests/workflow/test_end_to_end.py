@@ -154,6 +154,48 @@ def test_changed_training_setting_reruns_training_and_threads_do_not(tiny_run: W
     assert not {"ingest_subject", "preprocess_subject"} & rules, rules
 
 
+def test_experiment_targets_run_on_the_finished_study_and_reach_the_report(tiny_run: Workspace,
+                                                                           tmp_path: Path) -> None:
+    """`snakemake experiments` on a copy of the finished tiny study (the original stays as the
+    same-seed reference): the trained runs of both experiments, saliency and robustness run
+    through the real rules, the main model is not retrained, the comparison tables hold every
+    run, the report has the Experiments section, and a second dry run has nothing to do."""
+    src = tiny_run.root
+    root = tmp_path / "ws"
+    shutil.copytree(src, root, symlinks=True,
+                    ignore=lambda folder, names: {"workflow", "config"} & set(names) if Path(folder) == src else set())
+    ws = Workspace(root, tiny_run.bin_dir)
+    shutil.copytree(src / "config", root / "config", dirs_exist_ok=True)  # with the fault cohort's file
+    config = yaml.safe_load((src / "config" / "config.yaml").read_text())
+    config["experiments"].update({
+        "ablation": {"runs": {"no_t1c": {"drop_sequences": ["t1c"], "description": "without T1c"}}},
+        "subsets": {"runs": {"only_tiny_train": {"cohorts": ["tiny_train"]}, "frac50": {"fraction": 0.5}}},
+        "bootstrap_resamples": 100,
+    })
+    ws.path("config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    model = ws.path("results/train/final/model.pt")
+    model_mtime = model.stat().st_mtime_ns
+
+    run = ws.snakemake("experiments", *CONFIG, cores=2, timeout=1200)
+    rules = {job.rule for job in planned_jobs(run.output)}
+    assert {"experiment_train", "experiment_infer", "experiment_compare", "experiment_saliency",
+            "experiment_robustness"} <= rules, rules
+    assert not {"train_select", "train_final", "preprocess_subject"} & rules, rules
+    assert model.stat().st_mtime_ns == model_mtime
+    exp = ws.path("results/experiments")
+    ablation = pd.read_csv(exp / "ablation" / "tiny_test" / "comparison.csv")
+    assert set(ablation["run"]) == {"full", "no_t1c"}
+    subsets = pd.read_csv(exp / "subsets" / "tiny_test" / "comparison.csv")
+    assert set(subsets["run"]) == {"full", "only_tiny_train", "frac50"}
+    counts = subsets.groupby("run")["training_patients"].first()
+    # every included training patient is tiny_train's (the fault cohort's are all excluded)
+    assert counts["only_tiny_train"] == counts["full"] and 0 < counts["frac50"] < counts["full"]
+    assert "Nothing to be done" in ws.snakemake("-n", "experiments", *CONFIG).output
+    ws.snakemake("experiments", "--report", "results/experiments_report.html", *CONFIG, timeout=600)
+    html = ws.path("results/experiments_report.html").read_text(errors="replace")
+    assert "Experiments" in html and "comparison" in html
+
+
 @pytest.mark.faults
 def test_all_zero_and_non_brain_images_are_recorded_exclusions(tiny_run: Workspace) -> None:
     """Both pass ingest (by design), are excluded by preprocessing with a reason naming patient,
