@@ -51,6 +51,16 @@ def test_cohort_train_predict_chain(tmp_path):
         assert (final / name).is_file(), name
     best_epoch = int(table.loc[table["selected"] == 1, "best_epoch"].item())
     assert len(pd.read_csv(final / "metrics.csv")) == best_epoch + 1
+    # the final run's training curve is checked against the selected run's, over its last epochs
+    check = json.loads((final / "result.json").read_text())["curve_check"]
+    chosen = table.loc[table["selected"] == 1, "params"].item()
+    selected_curve = pd.read_csv(tmp_path / "select" / chosen / "metrics.csv").set_index("epoch")
+    assert check["epochs"] == list(range(max(0, best_epoch - 2), best_epoch + 1))
+    assert check["selection_train_loss"] == pytest.approx(
+        selected_curve.loc[check["epochs"], "train_loss"].mean())
+    assert check["status"] == ("ok" if check["ratio"] <= check["tolerance"] else "diverged")
+    assert json.loads((final / "model.json").read_text())["training"]["curve_check"] == check
+    assert "Final run vs selection run" in (final / "MODEL_CARD.md").read_text()
     oracle = tmp_path / "oracle_auc.json"
     oracle.write_text(json.dumps({"IDH": 0.9, "1p19q": 0.9, "grade": 0.8}))
     infer = tmp_path / "infer" / "te"

@@ -78,6 +78,18 @@ def save_artefact(
     return out_dir
 
 
+def _curve_line(check: dict | None) -> str:
+    """The model card's line on the final run's training curve against the selection run's."""
+    if not check or check.get("status") == "not compared":
+        return "Training curve not compared with a selection run (no validation-based check)."
+    verdict = ("**DIVERGED: the final run's training loss is above the tolerance; do not trust "
+               "this model before looking at `metrics.csv`**" if check["status"] == "diverged"
+               else "within tolerance")
+    return (f"Final run vs selection run, mean training loss over epochs {check['epochs']}: "
+            f"{check['final_train_loss']:.4g} vs {check['selection_train_loss']:.4g} "
+            f"(ratio {check['ratio']:.2f}, tolerance {check['tolerance']:.2f}): {verdict}.")
+
+
 def model_card(info: dict) -> str:
     training = info.get("training", {})
     net = info["network"]
@@ -103,6 +115,7 @@ def model_card(info: dict) -> str:
 - {training.get('patients', '?')} training patients, {training.get('epochs', '?')} epochs;
   selected hyperparameters: `{json.dumps(training.get('selected_params', {}))}`.
 - Unknown labels were masked out of the loss; see the workflow's splits table for the cohorts.
+- {_curve_line(training.get('curve_check'))}
 
 ## Metrics
 | metric | value |

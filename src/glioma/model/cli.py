@@ -13,12 +13,20 @@ import logging
 import os
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from glioma.io.atomic import write_json
 from glioma.model import distributed
 from glioma.model.config import ModelSettings, apply_params, grid_points, settings_from_config
-from glioma.model.train import final_run, select_run, selected_from_summary, summarize_selection
+from glioma.model.train import (
+    compare_training_curves,
+    final_run,
+    select_run,
+    selected_from_summary,
+    selected_run_dir,
+    summarize_selection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +81,17 @@ def run_final(config: dict, splits: str | Path, preprocess_root: str | Path,
     argv = ["final", "--splits", str(splits), "--preprocess-root", str(preprocess_root), "--summary", str(summary)]
     if _launch_ranks(config, settings, launcher, out_dir, argv):
         return
+    run_dir = selected_run_dir(summary)
+    reference = pd.read_csv(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() else None
     result = final_run(out_dir, splits, preprocess_root, settings, epochs, params=params,
-                       selection={"summary": str(summary)})
+                       selection={"summary": str(summary), "run": str(run_dir)}, reference=reference)
     if result.is_global_zero:
+        check = (compare_training_curves(result.history, reference) if reference is not None
+                 else {"status": "not compared", "reason": f"no {run_dir / 'metrics.csv'}"})
         write_json(Path(out_dir) / "result.json", {
             "params": params, "epochs": epochs,
-            "final_train_loss": float(result.history["train_loss"].iloc[-1])})
+            "final_train_loss": float(result.history["train_loss"].iloc[-1]),
+            "curve_check": check})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -322,6 +322,35 @@ def summarize_selection(results: Sequence[str | Path], out_path: str | Path) -> 
     return frame
 
 
+#: the final run's training loss may exceed the selection run's by this factor (same epochs)
+FINAL_LOSS_TOLERANCE = 1.25
+
+
+def selected_run_dir(summary_path: str | Path) -> Path:
+    """Folder of the selected grid point's run (next to ``summary.tsv``, named by ``params``)."""
+    from glioma.data.splits import read_table
+
+    frame = read_table(summary_path)
+    return Path(summary_path).parent / str(frame[frame["selected"] == "1"].iloc[0]["params"])
+
+
+def compare_training_curves(final: pd.DataFrame, selection: pd.DataFrame, *, window: int = 3,
+                            tolerance: float = FINAL_LOSS_TOLERANCE) -> dict:
+    """The final run trains without validation, so nothing else would notice if it diverged:
+    its mean training loss over its last ``window`` epochs against the selection run's over the
+    same epochs (the selection trained at least as long). ``status``: ``ok``, ``diverged``
+    (ratio above ``tolerance``) or ``not compared`` (no common epochs)."""
+    epochs = sorted(set(final["epoch"].astype(int)) & set(selection["epoch"].astype(int)))[-window:]
+    if not epochs:
+        return {"status": "not compared", "epochs": [], "tolerance": tolerance}
+    f = float(final.set_index(final["epoch"].astype(int)).loc[epochs, "train_loss"].mean())
+    s = float(selection.set_index(selection["epoch"].astype(int)).loc[epochs, "train_loss"].mean())
+    ratio = f / s if s > 0 else float("inf")
+    return {"status": "ok" if ratio <= tolerance else "diverged", "epochs": epochs,
+            "final_train_loss": f, "selection_train_loss": s, "ratio": ratio,
+            "tolerance": tolerance}
+
+
 def selected_from_summary(summary_path: str | Path) -> tuple[dict, int]:
     """(grid parameters, epochs to train = best epoch + 1) of the selected grid point."""
     from glioma.data.splits import read_table
@@ -333,19 +362,31 @@ def selected_from_summary(summary_path: str | Path) -> tuple[dict, int]:
 
 def final_run(out_dir: str | Path, splits_path: str | Path, preprocess_root: str | Path,
               settings: ModelSettings, epochs: int, params: dict | None = None,
-              selection: dict | None = None) -> RunResult:
+              selection: dict | None = None,
+              reference: pd.DataFrame | None = None) -> RunResult:
     """Retrain with the chosen settings on the whole training set (folds train + val) for the
-    selected number of epochs, then write the model artefact into ``out_dir``."""
+    selected number of epochs, then write the model artefact into ``out_dir``. ``reference``:
+    the selected run's per-epoch history; its training curve is compared with this run's
+    (:func:`compare_training_curves`, recorded in ``model.json`` and the model card)."""
     from glioma.model.artefact import save_artefact
 
     out_dir = Path(out_dir)
     dm = _datamodule(splits_path, preprocess_root, settings, ("train", "val"), ())
     result = train_run(out_dir, settings, datamodule=dm, has_validation=False, max_epochs=epochs)
     if result.is_global_zero:
+        training = {"patients": len(dm.train_records), "epochs": epochs,
+                    "selected_params": params or {}, "selection": selection or {}}
+        if reference is not None:
+            check = compare_training_curves(result.history, reference)
+            training["curve_check"] = check
+            if check["status"] == "diverged":
+                log.warning("final run %s: training loss %.4g over epochs %s is %.2f x the selection "
+                            "run's (%.4g; tolerance %.2f): the final model may have diverged",
+                            out_dir, check["final_train_loss"], check["epochs"], check["ratio"],
+                            check["selection_train_loss"], check["tolerance"])
         save_artefact(
             out_dir, result.module.net, settings,
             spatial_shape=dm.spatial_shape,
-            training={"patients": len(dm.train_records), "epochs": epochs,
-                      "selected_params": params or {}, "selection": selection or {}},
+            training=training,
         )
     return result
