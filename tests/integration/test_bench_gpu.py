@@ -1,0 +1,31 @@
+"""The prepared GPU benchmark (benchmarks/bench_gpu.py) runs end to end: smoke-tested on CPU at a
+small scale, so that a session lent the H200 spends its device minutes measuring, not debugging."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_runs_on_cpu_and_writes_every_configuration(tmp_path):
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--device", "cpu", "--scale", "0.3",
+         "--steps", "1", "--warmup", "1", "--repeats", "1", "--threads", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["shape"] == [44, 54, 46]  # 0.3 of the 1 mm atlas brain box (145, 181, 155)
+    rows = {(r["kind"], r["mode"]): r for r in result["rows"]}
+    assert set(rows) == {("train", "fp32"), ("train", "bf16"), ("train", "bf16_ckpt"),
+                         ("infer", "fp32"), ("infer", "bf16")}
+    assert all(r["status"] == "ok" for r in rows.values())
+    assert all(rows[("train", m)]["samples_per_s"] > 0 for m in ("fp32", "bf16", "bf16_ckpt"))
+    assert rows[("infer", "bf16")]["seconds_per_patient"] > 0
+    assert "samples/s" in proc.stdout and "s/patient" in proc.stdout
