@@ -20,7 +20,6 @@ from glioma.io.atomic import write_json
 from glioma.model import distributed
 from glioma.model.config import ModelSettings, apply_params, grid_points, settings_from_config
 from glioma.model.train import (
-    compare_training_curves,
     final_run,
     select_run,
     selected_from_summary,
@@ -86,8 +85,8 @@ def run_final(config: dict, splits: str | Path, preprocess_root: str | Path,
     result = final_run(out_dir, splits, preprocess_root, settings, epochs, params=params,
                        selection={"summary": str(summary), "run": str(run_dir)}, reference=reference)
     if result.is_global_zero:
-        check = (compare_training_curves(result.history, reference) if reference is not None
-                 else {"status": "not compared", "reason": f"no {run_dir / 'metrics.csv'}"})
+        check = result.curve_check or {"status": "not compared",
+                                        "reason": f"no {run_dir / 'metrics.csv'}"}
         write_json(Path(out_dir) / "result.json", {
             "params": params, "epochs": epochs,
             "final_train_loss": float(result.history["train_loss"].iloc[-1]),

@@ -64,6 +64,8 @@ class RunResult:
     best_val_loss: float | None
     module: pl.LightningModule
     is_global_zero: bool = True
+    #: final runs with a reference: :func:`compare_training_curves` against the selected run
+    curve_check: dict | None = None
 
 
 def git_revision(start: Path | None = None) -> str:
@@ -326,12 +328,16 @@ def summarize_selection(results: Sequence[str | Path], out_path: str | Path) -> 
 FINAL_LOSS_TOLERANCE = 1.25
 
 
-def selected_run_dir(summary_path: str | Path) -> Path:
-    """Folder of the selected grid point's run (next to ``summary.tsv``, named by ``params``)."""
+def _selected_row(summary_path: str | Path) -> pd.Series:
     from glioma.data.splits import read_table
 
     frame = read_table(summary_path)
-    return Path(summary_path).parent / str(frame[frame["selected"] == "1"].iloc[0]["params"])
+    return frame[frame["selected"] == "1"].iloc[0]
+
+
+def selected_run_dir(summary_path: str | Path) -> Path:
+    """Folder of the selected grid point's run (next to ``summary.tsv``, named by ``params``)."""
+    return Path(summary_path).parent / str(_selected_row(summary_path)["params"])
 
 
 def compare_training_curves(final: pd.DataFrame, selection: pd.DataFrame, *, window: int = 3,
@@ -353,10 +359,7 @@ def compare_training_curves(final: pd.DataFrame, selection: pd.DataFrame, *, win
 
 def selected_from_summary(summary_path: str | Path) -> tuple[dict, int]:
     """(grid parameters, epochs to train = best epoch + 1) of the selected grid point."""
-    from glioma.data.splits import read_table
-
-    frame = read_table(summary_path)
-    row = frame[frame["selected"] == "1"].iloc[0]
+    row = _selected_row(summary_path)
     return json.loads(row["settings"]), int(float(row["best_epoch"])) + 1
 
 
@@ -377,7 +380,7 @@ def final_run(out_dir: str | Path, splits_path: str | Path, preprocess_root: str
         training = {"patients": len(dm.train_records), "epochs": epochs,
                     "selected_params": params or {}, "selection": selection or {}}
         if reference is not None:
-            check = compare_training_curves(result.history, reference)
+            check = result.curve_check = compare_training_curves(result.history, reference)
             training["curve_check"] = check
             if check["status"] == "diverged":
                 log.warning("final run %s: training loss %.4g over epochs %s is %.2f x the selection "
