@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,37 @@ def test_written_files_get_the_umask_mode_not_mkstemps_0600(tmp_path, mask):
     assert expected == 0o666 & ~mask
     assert stat.S_IMODE(target.stat().st_mode) == expected
     assert stat.S_IMODE((tmp_path / f"lib{mask:o}.nii.gz").stat().st_mode) == expected
+
+
+def test_temp_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    """A writer killed with SIGKILL (no cleanup runs) leaves its hidden temp file; the next
+    write of the same target removes it, while a running writer's temp and other files stay."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "table.tsv"
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from glioma.io.atomic import atomic_path\n"
+        f"with atomic_path({str(target)!r}) as tmp:\n"
+        "    tmp.write_text('half')\n"
+        "    print(tmp, flush=True)\n"
+        "    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    left = Path(child.stdout.readline().strip())
+    assert left.is_file() and left.name.startswith(".table.tsv.") and f"-{child.pid}." in left.name
+    live = tmp_path / left.name.replace(f"-{child.pid}.", f"-{os.getpid()}.")  # this process: running
+    live.write_text("mine")
+    other = tmp_path / ".table.tsv.notes"
+    other.write_text("not a temp file")
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    assert left.is_file()  # nothing cleaned up at the kill
+    time.sleep(0.1)
+    write_text(target, "complete")
+    assert target.read_text() == "complete"
+    assert not left.exists()
+    assert live.is_file() and other.is_file()

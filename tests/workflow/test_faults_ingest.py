@@ -289,7 +289,11 @@ def test_killed_in_the_middle_of_a_write_leaves_a_complete_file(tmp_path):
         proc.wait(timeout=30)
         data = np.asanyarray(load_nifti(target).dataobj)  # never half-written
         assert data.shape == (64, 64, 48) and len(np.unique(data)) == 1
-    # a kill can leave the writer's hidden temp file (.<name>.<random>.tmp.nii.gz) beside the
-    # target, never a partial target; Snakemake does not see it and the rerun replaces the target
+    # a kill can leave the writer's hidden temp file (.<name>.<host>-<pid>.<random>.tmp.nii.gz)
+    # beside the target, never a partial target; Snakemake does not see it, and the rerun's write
+    # of the target removes it (its writer is gone)
     leftovers = [p.name for p in tmp_path.iterdir() if p != target]
     assert all(name.startswith(".t1c.nii.gz.") and ".tmp" in name for name in leftovers), leftovers
+    save_nifti(nib.Nifti1Image(np.full((64, 64, 48), 8, np.int16), np.eye(4)), target)
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+    assert int(np.asanyarray(load_nifti(target).dataobj).max()) == 8

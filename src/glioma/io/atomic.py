@@ -1,6 +1,9 @@
 """Atomic writes: write to a temporary file beside the target, then rename.
 
 A reader never sees a half-written file, and a job killed mid-write leaves the old file (or none).
+A kill (SIGKILL, a node failure) can leave the hidden temporary file behind; its name carries the
+writer's host and process ID (``.<target>.<host>-<pid>.<random>.tmp<suffix>``), and the next write
+of the same target removes the leftovers of writers on this host that are no longer running.
 """
 
 from __future__ import annotations
@@ -8,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +29,36 @@ def _umask() -> int:
     return mask
 
 
+#: this host in temporary file names (letters, digits and underscores only)
+_HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname().split(".")[0]) or "host"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: str | Path) -> list[Path]:
+    """Remove the temporary files of ``target`` left by killed writers on this host (their
+    process is gone); those of running writers and of other hosts stay. Returns the removed."""
+    target = Path(target)
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)\.[^/]*\.tmp")
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for path in target.parent.iterdir():
+            match = pattern.match(path.name)
+            if match and match["host"] == _HOST and not _running(int(match["pid"])):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; on success it is renamed onto ``target``.
@@ -35,7 +70,9 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix is None:
         suffix = "".join(target.suffixes)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{_HOST}-{os.getpid()}.", suffix=f".tmp{suffix}",
+                                    dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
