@@ -1,5 +1,6 @@
 """The chain of the cohort, train and infer stages through the `glioma` CLI on a toy cohort:
-splits -> two selection runs -> summary -> final model -> test predictions -> model vs oracle."""
+splits -> two selection runs -> summary -> final model -> test predictions -> model vs oracle,
+and one experiment run through `glioma train experiment` (the command the srun ranks run)."""
 
 import json
 
@@ -25,6 +26,7 @@ def test_cohort_train_predict_chain(tmp_path):
         "model": {"base_filters": 4, "depth": 3, "dense_units": 16, "dropout": 0.1, "norm": "instance"},
         "train": {"max_epochs": 4, "batch_size": 2, "lr": 3e-3, "threads": 1, "progress_bar": False,
                   "early_stopping_patience": 2, "grid": {"lr": [3e-3, 1e-3]}},
+        "experiments": {"ablation": {"runs": {"no_t2": {"drop_sequences": ["t2"]}}}},
     }
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -61,6 +63,16 @@ def test_cohort_train_predict_chain(tmp_path):
     assert check["status"] == ("ok" if check["ratio"] <= check["tolerance"] else "diverged")
     assert json.loads((final / "model.json").read_text())["training"]["curve_check"] == check
     assert "Final run vs selection run" in (final / "MODEL_CARD.md").read_text()
+    # an experiment run: the selected recipe (lr, epochs) with the run's override, same artefact
+    run_dir = tmp_path / "experiments" / "ablation" / "no_t2"
+    assert main(["train", "experiment", "--config", str(config_path), "--experiment", "ablation",
+                 "--run", "no_t2", "--splits", str(splits), "--preprocess-root", str(pre),
+                 "--summary", str(summary), "--out", str(run_dir)]) == 0
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["overrides"] == {"drop_sequences": ["t2"]} and record["epochs"] == best_epoch + 1
+    assert record["selected_params"] == json.loads((final / "result.json").read_text())["params"]
+    assert len(pd.read_csv(run_dir / "metrics.csv")) == best_epoch + 1
+    assert json.loads((run_dir / "model.json").read_text())["network"]["drop_sequences"] == ["t2"]
     oracle = tmp_path / "oracle_auc.json"
     oracle.write_text(json.dumps({"IDH": 0.9, "1p19q": 0.9, "grade": 0.8}))
     infer = tmp_path / "infer" / "te"

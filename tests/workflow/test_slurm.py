@@ -47,8 +47,10 @@ SNAKEMAKE_LIMIT_S = 1500  # `timeout -k` around Snakemake: a hung run fails inst
 # a slice of the tiny study of test_end_to_end with fewer patients: ingest, preprocessing, cohort,
 # model selection and final training (2 ranks each), test-set inference, Table 2, model vs oracle
 PATIENTS = {"tiny_train": 6, "tiny_test": 3}
+# plus one experiment run (the sequence ablation without T1), trained as the final model is
+EXPERIMENT_RUN = "results/experiments/ablation/no_t1/train"
 TARGETS = ["results/infer/tiny_test/predictions.csv", "results/evaluate/tiny_test/table2.csv",
-           "results/evaluate/tiny_test/model_vs_oracle.csv"]
+           "results/evaluate/tiny_test/model_vs_oracle.csv", f"{EXPERIMENT_RUN}/model.pt"]
 DDP = {"train": {"devices": 2, "num_nodes": 1, "strategy": "ddp", "accelerator": "cpu", "threads": 1}}
 CONFIG = ["--configfile", "config/config.yaml", "tests/workflow/tiny/overrides.yaml", "slurm-ddp.yaml"]
 
@@ -137,14 +139,15 @@ def test_every_job_went_through_slurm(slurm_run) -> None:
     assert set(submitted) <= set(states[0::2])
 
 
-@pytest.mark.parametrize("rule", ["train_select", "train_final"])
+@pytest.mark.parametrize("rule", ["train_select", "train_final", "experiment_train"])
 def test_training_ran_as_two_slurm_tasks(slurm_run, rule: str) -> None:
     ws, output = slurm_run
     submitted = _submitted(output)
     [(jobid, log)] = [(j, p) for j, p in submitted.items() if f"rule_{rule}" in p.parts]
     job = _job(jobid)
     assert job["NumTasks"] == "2" and job["NumNodes"] == "1", job
-    folder = ws.path("results/train/final" if rule == "train_final" else "results/train/select/lr0.001")
+    folder = ws.path({"train_final": "results/train/final", "experiment_train": EXPERIMENT_RUN}.get(
+        rule, "results/train/select/lr0.001"))
     info = json.loads((folder / "run_info.json").read_text())
     assert info["world_size"] == 2
     assert info["distributed"]["cluster_environment"] == "SLURMEnvironment", info["distributed"]
@@ -178,7 +181,7 @@ def test_outputs_are_valid(slurm_run) -> None:
     table2 = pd.read_csv(ws.path("results/evaluate/tiny_test/table2.csv"))
     assert {"IDH", "1p19q", "grade"} <= set(table2["task"])
     # only rank zero wrote: no leftovers of the launch or of concurrent writes
-    leftovers = [p for p in ws.path("results/train").rglob(".*") if p.is_file()]
+    leftovers = [p for folder in ("results/train", EXPERIMENT_RUN) for p in ws.path(folder).rglob(".*") if p.is_file()]
     assert not leftovers, leftovers
 
 

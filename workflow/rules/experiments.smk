@@ -46,9 +46,8 @@ rule experiment_train:
         "results/benchmarks/experiments/{experiment}/{run}/train.tsv"
     threads: config.get("train", {}).get("threads", 2)
     resources:
-        # as train_final: volumes in memory plus the network
-        mem_mb=4000,
-        runtime=120,
+        # as train_final (rules/train.smk): one plain job, or a multi-task SLURM job for DDP
+        **TRAIN_RESOURCES,
     conda:
         "../envs/glioma.yaml"
     script:

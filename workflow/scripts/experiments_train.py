@@ -1,4 +1,4 @@
-"""Adapter: train one experiment run with the main model's recipe (train_experiment_run)."""
+"""Adapter: train one experiment run with the main model's recipe (train_experiment_run; ranks via `mpi`)."""
 
 from glioma.logs import setup_logging
 
@@ -15,4 +15,5 @@ train_experiment_run(
     snakemake.params.preprocess_root,  # noqa: F821
     snakemake.params.out_dir,  # noqa: F821
     summary=snakemake.input.summary,  # noqa: F821
+    launcher=snakemake.resources.get("mpi"),  # noqa: F821 - srun for a multi-task SLURM job
 )

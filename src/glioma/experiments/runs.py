@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,14 @@ def selected_recipe(summary: str | Path | None) -> tuple[dict[str, Any], int | N
     return selected_from_summary(summary)
 
 
+def _launched_rank() -> int:
+    """This process's rank when a launcher started it (srun, torchrun); 0 otherwise."""
+    for name in ("RANK", "SLURM_PROCID"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
 def train_experiment_run(
     config: Mapping[str, Any],
     spec: RunSpec,
@@ -76,9 +85,15 @@ def train_experiment_run(
     *,
     summary: str | Path | None = None,
     epochs: int | None = None,
+    launcher: str | None = None,
 ) -> Path:
     """Train ``spec`` into ``out_dir`` (the model artefact of :mod:`glioma.model.artefact` plus
-    ``splits.tsv``, the run's training subset, and ``run.json``). Returns ``out_dir``."""
+    ``splits.tsv``, the run's training subset, and ``run.json``). Returns ``out_dir``.
+
+    ``launcher`` (the rule's ``mpi`` resource, e.g. ``srun``): inside a SLURM allocation and with
+    several ranks in the config, start them as ``glioma train experiment`` (as the main model's
+    final training does, :func:`glioma.model.cli.launch_ranks`); only rank zero writes."""
+    from glioma.model.cli import launch_ranks
     from glioma.model.train import final_run
 
     out_dir = Path(out_dir)
@@ -86,19 +101,28 @@ def train_experiment_run(
     settings = apply_params(apply_params(settings_from_config(config), params), spec.overrides())
     n_epochs = int(epochs or selected_epochs or settings.train.max_epochs)
     run_splits = subset_splits(read_splits(splits), spec)
-    write_table(out_dir / "splits.tsv", run_splits)
-    write_json(out_dir / "run.json", {
+    record = {
         "experiment": spec.experiment, "run": spec.name, "description": spec.description,
         "overrides": spec.overrides(), "cohorts": list(spec.cohorts),
         "institutes": list(spec.institutes), "fraction": spec.fraction, "seed": spec.seed,
         "selected_params": params, "epochs": n_epochs,
         "training_patients": int(run_splits["fold"].isin(TRAIN_FOLDS).sum()),
-    })
+    }
+    if _launched_rank() == 0:
+        write_table(out_dir / "splits.tsv", run_splits)
+        write_json(out_dir / "run.json", record)
+    argv = ["experiment", "--experiment", spec.experiment, "--run", spec.name, "--splits", str(splits),
+            "--preprocess-root", str(preprocess_root)]
+    argv += ["--summary", str(summary)] if summary else []
+    argv += ["--epochs", str(epochs)] if epochs else []
+    if launch_ranks(dict(config), settings, launcher, out_dir, argv):
+        return out_dir
     result = final_run(out_dir, out_dir / "splits.tsv", preprocess_root, settings, n_epochs,
                        params={**params, **spec.overrides()},
                        selection={"summary": str(summary) if summary else None,
                                   "experiment": spec.experiment, "run": spec.name})
-    write_json(out_dir / "result.json", {
-        "params": json.loads(json.dumps({**params, **spec.overrides()})), "epochs": n_epochs,
-        "final_train_loss": float(result.history["train_loss"].iloc[-1])})
+    if result.is_global_zero:
+        write_json(out_dir / "result.json", {
+            "params": json.loads(json.dumps({**params, **spec.overrides()})), "epochs": n_epochs,
+            "final_train_loss": float(result.history["train_loss"].iloc[-1])})
     return out_dir

@@ -3,6 +3,7 @@
     glioma train select    --config config.yaml --splits S --params NAME --out DIR
     glioma train summarize --results DIR/result.json ... --out summary.tsv
     glioma train final     --config config.yaml --splits S --summary summary.tsv --out DIR
+    glioma train experiment --config config.yaml --experiment E --run R --splits S --summary summary.tsv --out DIR
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def load_config(path: str | Path) -> dict:
     return yaml.safe_load(Path(path).read_text()) or {}
 
 
-def _launch_ranks(config: dict, settings: ModelSettings, launcher: str | None, out_dir: str | Path,
+def launch_ranks(config: dict, settings: ModelSettings, launcher: str | None, out_dir: str | Path,
                   argv: list[str]) -> bool:
     """Start the ranks of a multi-task SLURM job (see :mod:`glioma.model.distributed`); False
     when this process trains itself (one rank, or no SLURM allocation)."""
@@ -66,7 +67,7 @@ def run_select(config: dict, splits: str | Path, preprocess_root: str | Path, na
         raise KeyError(f"grid point {name!r} not in {sorted(points)}")
     settings = apply_params(settings_from_config(config), points[name])
     argv = ["select", "--splits", str(splits), "--preprocess-root", str(preprocess_root), "--params", name]
-    if _launch_ranks(config, settings, launcher, out_dir, argv):
+    if launch_ranks(config, settings, launcher, out_dir, argv):
         return json.loads((Path(out_dir) / "result.json").read_text())
     return select_run(out_dir, splits, preprocess_root, settings, points[name], name)
 
@@ -78,7 +79,7 @@ def run_final(config: dict, splits: str | Path, preprocess_root: str | Path,
     params, epochs = selected_from_summary(summary)
     settings = apply_params(settings_from_config(config), params)
     argv = ["final", "--splits", str(splits), "--preprocess-root", str(preprocess_root), "--summary", str(summary)]
-    if _launch_ranks(config, settings, launcher, out_dir, argv):
+    if launch_ranks(config, settings, launcher, out_dir, argv):
         return
     run_dir = selected_run_dir(summary)
     reference = pd.read_csv(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() else None
@@ -104,6 +105,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--out", required=True, help="run folder")
     sel.add_argument("--params", default="default", help="grid point name (see `glioma train grid`)")
     fin.add_argument("--summary", required=True, help="results/train/select/summary.tsv")
+    exp = sub.add_parser("experiment", help="train one experiment run (ablation, subsets) with the main recipe")
+    exp.add_argument("--config", required=True, help="workflow config with model:/train:/experiments:")
+    exp.add_argument("--experiment", required=True, help="ablation | subsets")
+    exp.add_argument("--run", required=True, help="run name under experiments.<experiment>.runs")
+    exp.add_argument("--splits", default="results/cohort/splits.tsv")
+    exp.add_argument("--preprocess-root", default="results/preprocess")
+    exp.add_argument("--summary", default=None, help="the main model's results/train/select/summary.tsv")
+    exp.add_argument("--epochs", type=int, default=None, help="instead of the selected number")
+    exp.add_argument("--out", required=True, help="run folder")
     summ = sub.add_parser("summarize", help="choose the best grid point by validation loss")
     summ.add_argument("--results", nargs="+", required=True)
     summ.add_argument("--out", required=True)
@@ -116,6 +126,13 @@ def run(args: argparse.Namespace) -> int:
         run_select(load_config(args.config), args.splits, args.preprocess_root, args.params, args.out)
     elif args.action == "final":
         run_final(load_config(args.config), args.splits, args.preprocess_root, args.summary, args.out)
+    elif args.action == "experiment":
+        from glioma.experiments.config import get_run
+        from glioma.experiments.runs import train_experiment_run
+
+        config = load_config(args.config)
+        train_experiment_run(config, get_run(config, args.experiment, args.run), args.splits,
+                             args.preprocess_root, args.out, summary=args.summary, epochs=args.epochs)
     elif args.action == "summarize":
         summarize_selection(args.results, args.out)
     elif args.action == "grid":
