@@ -69,6 +69,16 @@ def test_resume_after_crash_equals_uninterrupted_run(tmp_path, records):
     a, b = full.module.net.state_dict(), resumed.module.net.state_dict()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+    # Lightning's step-level log is whole too: every step once, the same values as uninterrupted
+    from glioma.model.train import STEP_LOG, read_step_log
+
+    def rows(folder):
+        return [{k: float(v) if v else None for k, v in r.items()} for r in read_step_log(folder / STEP_LOG)]
+
+    assert rows(crashed_dir) == rows(tmp_path / "full")
+    steps = [r["step"] for r in rows(crashed_dir) if r["train_loss_step"] is not None]
+    assert steps == list(range(3 * 5))  # every step once: 3 epochs of 10 patients, batch 2
+    assert sum(r["val_loss"] is not None for r in rows(crashed_dir)) == 3  # one validation row per epoch
     # a run that is not resumed (changed settings) starts over instead
     other = train_run(crashed_dir, _settings(lr=1e-3, max_epochs=1), datamodule=_dm(records, _settings()))
     assert len(other.history) == 1

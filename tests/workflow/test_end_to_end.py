@@ -416,17 +416,30 @@ def test_training_resumed_from_its_last_checkpoint(interrupted_run: Interrupted)
     assert epochs == list(range(done, MAX_EPOCHS)), (done, epochs)  # only the epochs not yet done
     history = pd.read_csv(root / run / "metrics.csv")
     assert history["epoch"].tolist() == list(range(MAX_EPOCHS))  # the table continues across the kill
+    # and so does Lightning's step-level log: every training step once, in order
+    steps = pd.read_csv(root / run / "lightning_logs" / "version_0" / "metrics.csv").dropna(subset=["train_loss_step"])
+    assert steps["step"].tolist() == list(range(len(steps))) and len(steps) >= MAX_EPOCHS, steps
 
 
 # Files that record when, where and how fast a run happened, compared without those records.
 # Lightning checkpoints hold the run folder's absolute path (their weights are in model.pt).
-# Lightning's own step-level log (lightning_logs/version_0/metrics.csv) buffers its rows in memory
-# (100 steps), so a kill loses the rows of the epochs before it; the per-epoch table metrics.csv
-# (saved in every checkpoint) is complete and compared.
+# Lightning's own step-level log (lightning_logs/version_0/metrics.csv) is compared as values: a
+# resumed run writes the killed run's rows of the steps before its checkpoint back as read.
 def _comparable(path: Path) -> bytes | dict | list | None:
     name = path.name
-    if name == "run_info.json" or path.suffix == ".ckpt" or (name == "metrics.csv" and "lightning_logs" in path.parts):
+    if name == "run_info.json" or path.suffix == ".ckpt":
         return None
+    if name == "metrics.csv" and "lightning_logs" in path.parts:
+        import csv
+
+        def value(text: str) -> float | str:
+            try:
+                return float(text)
+            except ValueError:
+                return text
+
+        with path.open(newline="") as handle:
+            return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     if name == "qc.json":
         return {k: v for k, v in json.loads(path.read_text()).items() if k not in {"timings", "seconds"}}
     if name == "qc.tsv":

@@ -114,6 +114,41 @@ def _distributed_info(trainer: pl.Trainer) -> dict:
     }
 
 
+#: Lightning's step-level log of a run folder (CSVLogger, version 0)
+STEP_LOG = Path("lightning_logs") / "version_0" / "metrics.csv"
+
+
+def read_step_log(path: Path) -> list[dict[str, str]]:
+    """The rows of a step-level log as written (strings; empty where a column was not logged)."""
+    import csv
+
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+class StepLogCarry(pl.Callback):
+    """Keeps the step-level log whole across a resume. Lightning's CSV logger deletes the
+    folder's ``metrics.csv`` when it starts; the rows the killed run had written for the steps
+    before the checkpoint (``step`` < the resumed global step) are handed back to the logger's
+    writer at the start of training, so they are written first. Checkpoints are taken at the end
+    of an epoch, so the rows kept are those of the epochs before the resumed one; the rows of the
+    epoch the kill interrupted are redone, and logged again by the resumed run."""
+
+    def __init__(self, rows: list[dict[str, str]]):
+        self.rows = rows
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not (self.rows and trainer.is_global_zero and isinstance(trainer.logger, CSVLogger)):
+            return
+        kept = [row for row in self.rows
+                if row.get("epoch", "").strip().isdigit() and int(row["epoch"]) < trainer.current_epoch]
+        trainer.logger.experiment.metrics[:0] = kept
+        trainer.logger.save()
+        self.rows = []
+
+
 class RankRecord(pl.Callback):
     """Adds the ranks that really train (gathered once the process group is up) to
     ``run_info.json``: ``world_size`` and per rank its global/local/node rank, host, PID and
@@ -197,7 +232,8 @@ def train_run(
         max_epochs=epochs,
         deterministic=cfg.deterministic,
         callbacks=callbacks,
-        logger=CSVLogger(str(out_dir), name="lightning_logs", version=0),
+        # every step's row is on disk at once (default: 100 buffered, lost when the job is killed)
+        logger=CSVLogger(str(out_dir), name="lightning_logs", version=0, flush_logs_every_n_steps=1),
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=False,
         num_sanity_val_steps=0,
@@ -221,6 +257,8 @@ def train_run(
     if resume and same_settings and last.is_file():
         ckpt_path = str(last)
         log.info("resuming from %s", last)
+        if rank_zero:  # read before the logger starts, which deletes it
+            trainer.callbacks.append(StepLogCarry(read_step_log(out_dir / STEP_LOG)))
     elif rank_zero:
         for stale in ckpt_dir.glob("*.ckpt"):
             stale.unlink(missing_ok=True)
