@@ -82,6 +82,11 @@ class NetworkConfig:
     def filters(self, level: int) -> int:
         return self.base_filters * 2**level
 
+    def pooled_features(self) -> int:
+        """Length of the feature vector the dense heads take (every encoder and decoder level)."""
+        return sum(self.filters(level) for level in range(self.depth)) + sum(
+            self.filters(level) for level in range(self.depth - 1))
+
 
 def _norm(kind: str, channels: int) -> nn.Module:
     if kind == "batch":
@@ -143,19 +148,38 @@ class ConvBlock(nn.Module):
         h = h + F.conv3d(skip, weight[:, split:], padding=conv.padding)
         return act(norm(h))
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None, up: nn.Module | None = None,
+                tail=None) -> torch.Tensor:  # noqa: ANN001 - tail: a callable on the block's output
         """``skip``: decoder blocks take the upsampled input and the skip connection apart; with
-        ``checkpoint_units`` they are never concatenated (see :meth:`_first_split`)."""
+        ``checkpoint_units`` they are never concatenated (see :meth:`_first_split`). ``up``: the
+        upsampling applied to ``x`` first (output size of ``skip``); ``tail``: applied to the
+        block's output, whose result is returned instead.
+
+        With ``checkpoint_units`` the upsampling shares the first unit's checkpoint and ``tail``
+        the last unit's, so neither the full-size upsampled map nor the block's output is stored
+        for backward: the segment keeps only its small inputs and ``tail``'s result (at the
+        full-resolution decoder level: 2 segmentation channels instead of two 32-channel maps)."""
         save = self.checkpoint_units and self.training and torch.is_grad_enabled()
         units = list(self.units)
-        if skip is not None:
-            if save:
-                x = checkpoint(self._first_split, x, skip, use_reentrant=False)
-                units = units[1:]
+        if save and skip is not None:
+            def first(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+                return self._first_split(up(a, output_size=b.shape[2:]) if up is not None else a, b)
+
+            x = checkpoint(first, x, skip, use_reentrant=False)
+            units = units[1:]
+        elif skip is not None:
+            x = up(x, output_size=skip.shape[2:]) if up is not None else x
+            x = torch.cat([x, skip], dim=1)
+        elif up is not None:
+            raise ValueError("up needs the skip connection (its output size)")
+        for index, unit in enumerate(units):
+            if tail is not None and index == len(units) - 1:
+                def last(a: torch.Tensor, unit: nn.Module = unit):  # noqa: ANN202 - tail's result
+                    return tail(unit(a))
+
+                x = checkpoint(last, x, use_reentrant=False) if save else last(x)
             else:
-                x = torch.cat([x, skip], dim=1)
-        for unit in units:
-            x = checkpoint(unit, x, use_reentrant=False) if save else unit(x)
+                x = checkpoint(unit, x, use_reentrant=False) if save else unit(x)
         return x
 
 
@@ -194,9 +218,7 @@ class PSNet(nn.Module):
                 )
                 self.ups.append(nn.ConvTranspose3d(f(level), f(level - 1), 2, stride=2))
             self.decoders.append(ConvBlock(2 * f(level - 1), f(level - 1), config.norm))
-        pooled = sum(f(level) for level in range(config.depth)) + sum(
-            f(level) for level in range(config.depth - 1)
-        )
+        pooled = config.pooled_features()
         self.dropout = nn.Dropout(config.dropout)
         self.heads = nn.ModuleDict(
             {
@@ -230,14 +252,17 @@ class PSNet(nn.Module):
         h = self.encoders[level](h)
         return h, _global_max(h)
 
+    def _seg_tail(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.seg_head(h), _global_max(h)
+
     def _decode(self, level: int, h: torch.Tensor, skip: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.ups[level - 1](h, output_size=skip.shape[2:])
-        h = self.decoders[level - 1](h, skip)
-        pooled = _global_max(h)
+        """Upsampling, the level's block, its global max and, at level 1, the segmentation
+        head; returns (output, pooled)."""
         if level == 1:
-            h = self.seg_head(h)
-        return h, pooled
+            return self.decoders[0](h, skip, up=self.ups[0], tail=self._seg_tail)
+        h = self.decoders[level - 1](h, skip, up=self.ups[level - 1])
+        return h, _global_max(h)
 
     def _segment(self, fn, *args):  # noqa: ANN001, ANN202 - thin wrapper
         if self.config.activation_checkpointing and self.training and torch.is_grad_enabled():
