@@ -94,3 +94,37 @@ def test_activation_checkpointing_gives_same_gradients(norm):
     assert grads[0].keys() == grads[1].keys() and {"seg_head.weight", "ups.0.weight"} <= grads[0].keys()
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_tumour_statistics_see_only_the_tumour():
+    from glioma.model.network import tumour_statistics
+
+    torch.manual_seed(0)
+    contrasts = torch.randn(2, 3, 6, 7, 5)
+    tumour = torch.zeros(2, 1, 6, 7, 5)
+    tumour[0, 0, 1:3, 2:5, 1:4] = 1.0
+    tumour[1, 0, 4, 4, 2] = 1.0
+    stats = tumour_statistics(contrasts, tumour)
+    assert stats.shape == (2, 3 * 3 + 1)
+    for b in range(2):
+        inside = contrasts[b][:, tumour[b, 0] > 0.5]
+        torch.testing.assert_close(stats[b, 0:3], inside.amax(1))
+        torch.testing.assert_close(stats[b, 3:6], inside.amin(1))
+        torch.testing.assert_close(stats[b, 6:9], inside.mean(1), atol=1e-4, rtol=1e-4)
+        assert float(stats[b, 9]) == pytest.approx(float(torch.log1p(tumour[b].sum())))
+    # anatomy outside the tumour brighter or darker than anything in it changes nothing
+    outside = contrasts.clone()
+    outside[tumour.expand_as(contrasts) < 0.5] *= 5.0
+    torch.testing.assert_close(tumour_statistics(outside, tumour), stats, atol=1e-4, rtol=1e-4)
+
+
+def test_tumour_pooling_heads_read_the_gate_but_do_not_train_the_segmentation():
+    config = NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour", "tumour_contrasts": 5})
+    net = PSNet(config)
+    assert net.heads["idh"][0].in_features == SMALL.pooled_features() + 3 * 5 + 1
+    out = net(torch.randn(2, 4, 12, 12, 12))
+    out["idh"].sum().backward()
+    assert net.contrasts.weight.grad.abs().sum() > 0  # the contrasts learn from the heads
+    assert net.seg_head.weight.grad is None  # the gate is detached: no gradient to the seg head
+    with pytest.raises(ValueError, match="pooling"):
+        PSNet(NetworkConfig(**{**SMALL.to_dict(), "pooling": "mean"}))

@@ -57,6 +57,12 @@ class NetworkConfig:
     #: input sequences set to zero before the first layer, in training and inference alike (the
     #: sequence-ablation experiment: a model trained and tested without these sequences)
     drop_sequences: tuple[str, ...] = ()
+    #: what the dense heads see: ``global`` (paper) the global max of every level; ``tumour``
+    #: also first-order statistics inside the predicted tumour (see :func:`tumour_statistics`)
+    pooling: str = "global"
+    #: ``pooling: tumour``: learned contrasts (a 1x1x1 convolution of the input sequences) whose
+    #: maximum, minimum and mean inside the predicted tumour the heads get
+    tumour_contrasts: int = 8
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -83,9 +89,13 @@ class NetworkConfig:
         return self.base_filters * 2**level
 
     def pooled_features(self) -> int:
-        """Length of the feature vector the dense heads take (every encoder and decoder level)."""
-        return sum(self.filters(level) for level in range(self.depth)) + sum(
+        """Length of the feature vector the dense heads take: every encoder and decoder level's
+        global max, and with ``pooling: tumour`` 3 statistics per contrast plus the volume."""
+        total = sum(self.filters(level) for level in range(self.depth)) + sum(
             self.filters(level) for level in range(self.depth - 1))
+        if self.pooling == "tumour":
+            total += 3 * self.tumour_contrasts + 1
+        return total
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -114,6 +124,33 @@ def _global_max(h: torch.Tensor) -> torch.Tensor:
     exact in any precision."""
     with torch.autocast(device_type=h.device.type, enabled=False):
         return F.adaptive_max_pool3d(h, 1).flatten(1)
+
+
+POOLINGS: tuple[str, ...] = ("global", "tumour")
+
+#: how far (in z-scored intensity units) the gated maximum and minimum push voxels outside the
+#: predicted tumour: beyond any contrast a 1x1x1 convolution of normalised scans gives in practice
+_GATE_MARGIN = 20.0
+
+
+def tumour_statistics(contrasts: torch.Tensor, tumour: torch.Tensor) -> torch.Tensor:
+    """Maximum, minimum and mean of every channel of ``contrasts`` ``(B, C, D, H, W)`` inside the
+    soft tumour mask ``tumour`` ``(B, 1, D, H, W)`` (0..1), and the log tumour volume (voxels):
+    ``(B, 3 C + 1)``. The maximum and minimum are gated (voxels are pushed away by
+    ``(1 - tumour) * margin``), the mean is tumour-weighted; with an empty mask they fall back to
+    the most tumour-like voxels. The radiological signs that separate the classes (enhancement,
+    necrosis, T2-FLAIR mismatch, calcification) are extremes or averages of contrasts within the
+    tumour, which look like healthy anatomy (vessels, CSF) outside it: a global maximum cannot tell
+    them apart from anatomy, these statistics can."""
+    with torch.autocast(device_type=contrasts.device.type, enabled=False):
+        c = contrasts.float().flatten(2)
+        w = tumour.float().flatten(2)
+        penalty = (1.0 - w) * _GATE_MARGIN
+        high = F.adaptive_max_pool1d(c - penalty, 1).flatten(1)  # argmax kept, not a count tensor
+        low = -F.adaptive_max_pool1d(-(c + penalty), 1).flatten(1)
+        mass = w.sum(dim=2)
+        mean = (c * w).sum(dim=2) / mass.clamp(min=1e-3)
+        return torch.cat([high, low, mean, torch.log1p(mass)], dim=1)
 
 
 class ConvUnit(nn.Sequential):
@@ -218,6 +255,10 @@ class PSNet(nn.Module):
                 )
                 self.ups.append(nn.ConvTranspose3d(f(level), f(level - 1), 2, stride=2))
             self.decoders.append(ConvBlock(2 * f(level - 1), f(level - 1), config.norm))
+        if config.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {config.pooling!r} (one of {POOLINGS})")
+        self.contrasts = (nn.Conv3d(config.in_channels, config.tumour_contrasts, 1)
+                          if config.pooling == "tumour" else None)
         pooled = config.pooled_features()
         self.dropout = nn.Dropout(config.dropout)
         self.heads = nn.ModuleDict(
@@ -280,7 +321,7 @@ class PSNet(nn.Module):
             x = x * keep.view(1, -1, 1, 1, 1)
         skips: list[torch.Tensor] = []
         pooled: list[torch.Tensor] = []
-        h = x.contiguous(memory_format=torch.channels_last_3d) if self.config.channels_last else x
+        h = x = x.contiguous(memory_format=torch.channels_last_3d) if self.config.channels_last else x
         for level in range(self.config.depth):
             h, p = self._segment(self._encode, level, h)
             skips.append(h)
@@ -288,6 +329,11 @@ class PSNet(nn.Module):
         for level in range(self.config.depth - 1, 0, -1):
             h, p = self._segment(self._decode, level, h, skips[level - 1])
             pooled.append(p)
+        if self.contrasts is not None:
+            # the gate is the predicted tumour, detached: the classification losses shape the
+            # contrasts, not the segmentation
+            tumour = F.softmax(h.detach().float(), dim=1)[:, 1:].sum(dim=1, keepdim=True)
+            pooled.append(tumour_statistics(self.contrasts(x), tumour))
         features = self.dropout(torch.cat(pooled, dim=1))
         out = {task: head(features) for task, head in self.heads.items()}
         out["seg"] = h
