@@ -128,3 +128,34 @@ def test_tumour_pooling_heads_read_the_gate_but_do_not_train_the_segmentation():
     assert net.seg_head.weight.grad is None  # the gate is detached: no gradient to the seg head
     with pytest.raises(ValueError, match="pooling"):
         PSNet(NetworkConfig(**{**SMALL.to_dict(), "pooling": "mean"}))
+
+
+def test_reference_gate_in_training_only_and_only_where_known():
+    torch.manual_seed(0)
+    config = NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour", "tumour_gate": "reference"})
+    net = PSNet(config)
+    x = torch.randn(2, 4, 12, 12, 12)
+    reference = torch.zeros(2, 1, 12, 12, 12, dtype=torch.uint8)
+    reference[:, :, 3:7, 3:7, 3:7] = 1
+    seen = {}
+    net.heads["idh"][0].register_forward_hook(lambda m, i, o: seen.update(features=i[0].detach()))
+    stats = slice(SMALL.pooled_features(), None)
+    net.train()
+    net(x, reference, torch.tensor([1, 0]))
+    gated = seen["features"][:, stats]
+    with torch.no_grad():
+        expected = tumour_statistics_of(net, x, reference)
+    torch.testing.assert_close(gated[0], expected[0])  # patient 0: the reference mask
+    assert not torch.allclose(gated[1], expected[1])  # patient 1 has none: its prediction
+    net.eval()
+    with torch.no_grad():
+        net(x, reference, torch.tensor([1, 1]))
+    assert not torch.allclose(seen["features"][0, stats], expected[0])  # inference: prediction
+    with pytest.raises(ValueError, match="tumour_gate"):
+        PSNet(NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour", "tumour_gate": "oracle"}))
+
+
+def tumour_statistics_of(net, x, mask):
+    from glioma.model.network import tumour_statistics
+
+    return tumour_statistics(net.contrasts(x), mask.float())

@@ -102,7 +102,7 @@ class GliomaModule(pl.LightningModule):
         ).generate_state(1)[0]))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        outputs = self.net(batch["image"])
+        outputs = self.net(batch["image"], batch["seg"], batch["has_seg"])
         loss, parts = self.loss_fn(outputs, batch)
         n = batch["image"].shape[0]
         self._train_sum += torch.tensor([loss.detach().double().item() * n, n], dtype=torch.float64)

@@ -63,6 +63,10 @@ class NetworkConfig:
     #: ``pooling: tumour``: learned contrasts (a 1x1x1 convolution of the input sequences) whose
     #: maximum, minimum and mean inside the predicted tumour the heads get
     tumour_contrasts: int = 8
+    #: ``pooling: tumour``, in training only: ``predicted`` gates with the network's own
+    #: segmentation (as at inference); ``reference`` with the reference segmentation where the
+    #: patient has one (clean statistics from the first epoch, before the segmentation is learnt)
+    tumour_gate: str = "predicted"
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -127,6 +131,7 @@ def _global_max(h: torch.Tensor) -> torch.Tensor:
 
 
 POOLINGS: tuple[str, ...] = ("global", "tumour")
+TUMOUR_GATES: tuple[str, ...] = ("predicted", "reference")
 
 #: how far (in z-scored intensity units) the gated maximum and minimum push voxels outside the
 #: predicted tumour: beyond any contrast a 1x1x1 convolution of normalised scans gives in practice
@@ -257,6 +262,8 @@ class PSNet(nn.Module):
             self.decoders.append(ConvBlock(2 * f(level - 1), f(level - 1), config.norm))
         if config.pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {config.pooling!r} (one of {POOLINGS})")
+        if config.tumour_gate not in TUMOUR_GATES:
+            raise ValueError(f"unknown tumour_gate {config.tumour_gate!r} (one of {TUMOUR_GATES})")
         self.contrasts = (nn.Conv3d(config.in_channels, config.tumour_contrasts, 1)
                           if config.pooling == "tumour" else None)
         pooled = config.pooled_features()
@@ -310,7 +317,12 @@ class PSNet(nn.Module):
             return checkpoint(fn, *args, use_reentrant=False)
         return fn(*args)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None,
+                has_reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``reference`` ``(B, 1, D, H, W)`` and ``has_reference`` ``(B,)``: the reference tumour
+        masks of the batch, used as the tumour-pooling gate in training with
+        ``tumour_gate: reference`` (patients without one keep the predicted gate); ignored
+        otherwise."""
         if x.ndim != 5 or x.shape[1] != self.config.in_channels:
             raise ValueError(
                 f"expected input (batch, {self.config.in_channels}, D, H, W), got {tuple(x.shape)}"
@@ -333,6 +345,10 @@ class PSNet(nn.Module):
             # the gate is the predicted tumour, detached: the classification losses shape the
             # contrasts, not the segmentation
             tumour = F.softmax(h.detach().float(), dim=1)[:, 1:].sum(dim=1, keepdim=True)
+            if (self.training and self.config.tumour_gate == "reference" and reference is not None
+                    and has_reference is not None):
+                known = has_reference.bool().view(-1, 1, 1, 1, 1)
+                tumour = torch.where(known, reference.float().view_as(tumour), tumour)
             pooled.append(tumour_statistics(self.contrasts(x), tumour))
         features = self.dropout(torch.cat(pooled, dim=1))
         out = {task: head(features) for task, head in self.heads.items()}
