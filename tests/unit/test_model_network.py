@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from glioma.model.network import TASKS, NetworkConfig, PSNet, predict_probabilities
+from glioma.model.network import (
+    TASKS,
+    NetworkConfig,
+    PSNet,
+    predict_probabilities,
+    tumour_statistics,
+)
 
 torch.set_num_threads(1)
 SMALL = NetworkConfig(base_filters=4, depth=3, dense_units=16, dropout=0.0)
@@ -97,8 +103,6 @@ def test_activation_checkpointing_gives_same_gradients(norm):
 
 
 def test_tumour_statistics_see_only_the_tumour():
-    from glioma.model.network import tumour_statistics
-
     torch.manual_seed(0)
     contrasts = torch.randn(2, 3, 6, 7, 5)
     tumour = torch.zeros(2, 1, 6, 7, 5)
@@ -144,7 +148,7 @@ def test_reference_gate_in_training_only_and_only_where_known():
     net(x, reference, torch.tensor([1, 0]))
     gated = seen["features"][:, stats]
     with torch.no_grad():
-        expected = tumour_statistics_of(net, x, reference)
+        expected = tumour_statistics(net.contrasts(x), reference.float())
     torch.testing.assert_close(gated[0], expected[0])  # patient 0: the reference mask
     assert not torch.allclose(gated[1], expected[1])  # patient 1 has none: its prediction
     net.eval()
@@ -155,7 +159,20 @@ def test_reference_gate_in_training_only_and_only_where_known():
         PSNet(NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour", "tumour_gate": "oracle"}))
 
 
-def tumour_statistics_of(net, x, mask):
-    from glioma.model.network import tumour_statistics
+def test_lightning_training_step_feeds_the_reference_gate():
+    from glioma.model.lightning import GliomaModule
 
-    return tumour_statistics(net.contrasts(x), mask.float())
+    torch.manual_seed(0)
+    module = GliomaModule(network={**SMALL.to_dict(), "pooling": "tumour", "tumour_gate": "reference"})
+    seen = {}
+    module.net.heads["idh"][0].register_forward_hook(lambda m, i, o: seen.update(features=i[0].detach()))
+    seg = torch.zeros(2, 1, 12, 12, 12, dtype=torch.uint8)
+    seg[:, :, 2:6, 3:8, 4:9] = 1
+    batch = {"image": torch.randn(2, 4, 12, 12, 12), "seg": seg, "has_seg": torch.tensor([1, 1]),
+             "idh": torch.tensor([0, 1]), "codeletion": torch.tensor([-1, 0]), "grade": torch.tensor([2, 0])}
+    module.train()
+    loss = module.training_step(batch, 0)
+    loss.backward()
+    assert torch.isfinite(loss) and module.net.contrasts.weight.grad.abs().sum() > 0
+    # the last statistic is the log volume of the gate: the reference mask's 4 x 5 x 5 voxels
+    torch.testing.assert_close(seen["features"][:, -1], torch.log1p(torch.full((2,), 100.0)))

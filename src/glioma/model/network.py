@@ -238,6 +238,10 @@ class PSNet(nn.Module):
         self.config = config = config or NetworkConfig()
         if config.depth < 2:
             raise ValueError("depth must be at least 2")
+        if config.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {config.pooling!r} (one of {POOLINGS})")
+        if config.tumour_gate not in TUMOUR_GATES:
+            raise ValueError(f"unknown tumour_gate {config.tumour_gate!r} (one of {TUMOUR_GATES})")
         self._dropped = config.dropped_channels()
         f = config.filters
         self.encoders = nn.ModuleList()
@@ -260,10 +264,6 @@ class PSNet(nn.Module):
                 )
                 self.ups.append(nn.ConvTranspose3d(f(level), f(level - 1), 2, stride=2))
             self.decoders.append(ConvBlock(2 * f(level - 1), f(level - 1), config.norm))
-        if config.pooling not in POOLINGS:
-            raise ValueError(f"unknown pooling {config.pooling!r} (one of {POOLINGS})")
-        if config.tumour_gate not in TUMOUR_GATES:
-            raise ValueError(f"unknown tumour_gate {config.tumour_gate!r} (one of {TUMOUR_GATES})")
         self.contrasts = (nn.Conv3d(config.in_channels, config.tumour_contrasts, 1)
                           if config.pooling == "tumour" else None)
         pooled = config.pooled_features()
