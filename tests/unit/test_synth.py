@@ -16,11 +16,12 @@ import pandas as pd
 import pydicom
 import pytest
 import yaml
+from scipy import ndimage as ndi
 
 from glioma.errors import ConfigError
 from glioma.synth.config import ScannerProfile, SynthConfig, from_cohort
 from glioma.synth.dicom import dcm2niix_grid
-from glioma.synth.generate import generate_cohort
+from glioma.synth.generate import automatic_segmentation, generate_cohort
 from glioma.synth.geometry import LPS_TO_RAS, Grid
 
 REPO = Path(__file__).resolve().parents[2]
@@ -224,3 +225,31 @@ def test_config_errors_name_the_key():
         from_cohort(cohort)
     cohort["synthetic"] = {"n_patients": 2}
     assert from_cohort(cohort, 1).seed != from_cohort(cohort, 2).seed
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    return float(2 * (a & b).sum() / (a.sum() + b.sum()))
+
+
+def test_automatic_segmentation_moves_the_boundary_in_mm_not_in_slices():
+    spacing = (0.9, 0.9, 6.0)  # a thick-slice 2-D series, as the demo's TCIA-like institutes
+    offsets = (np.indices((80, 80, 14)) - np.array([40.0, 40.0, 7.0])[:, None, None, None])
+    truth = np.sqrt(((offsets * np.array(spacing)[:, None, None, None]) ** 2).sum(0)) < 16.0
+    slices = np.flatnonzero(truth.any(axis=(0, 1)))
+    grown = shrunk = 0
+    for seed in range(8):
+        auto = automatic_segmentation(truth, spacing, np.random.default_rng(seed))
+        # an automatic segmentation agrees with the truth as one does with a manual one
+        assert 0.8 < _dice(auto, truth) < 0.95
+        # 2 mm is a third of a slice: the slices covered stay the same
+        assert np.array_equal(np.flatnonzero(auto.any(axis=(0, 1))), slices)
+        grown += bool(auto.sum() > truth.sum() and (auto | truth).sum() == auto.sum())
+        shrunk += bool(auto.sum() < truth.sum() and (auto & truth).sum() == auto.sum())
+    assert grown + shrunk == 8 and grown >= 2 and shrunk >= 2
+    # the generator 1.0 perturbation (one voxel in 3-D) lost or added a slice at each end
+    assert _dice(ndi.binary_erosion(truth), truth) < 0.8
+    # an erosion that would leave nothing keeps the truth
+    dot = np.zeros((9, 9, 3), dtype=bool)
+    dot[4, 4, 1] = True
+    rng = next(np.random.default_rng(s) for s in range(50) if np.random.default_rng(s).random() >= 0.5)
+    assert np.array_equal(automatic_segmentation(dot, spacing, rng), dot)

@@ -7,5 +7,5 @@ real downloads (TCIA-like DICOM, BraTS-like NIfTI, clinical tables). See ``READM
 
 from __future__ import annotations
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 """Bumped whenever the same seed would give different files."""

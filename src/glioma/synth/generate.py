@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,6 +277,27 @@ def _acquire(img: np.ndarray, mapping, inst: ScannerProfile, rng: np.random.Gene
     return to_stored(img, scale, offset, inst.rescale_slope, inst.rescale_intercept, bits)
 
 
+#: how far (mm) an ``automatic`` segmentation's boundary lies from the truth's
+AUTOMATIC_SHIFT_MM = 2.0
+
+
+def automatic_segmentation(seg: np.ndarray, spacing: Sequence[float], rng: np.random.Generator,
+                           shift_mm: float = AUTOMATIC_SHIFT_MM) -> np.ndarray:
+    """An automatic segmentation made from the truth ``seg`` (bool, on a grid of voxel ``spacing``
+    mm): dilated or eroded (one draw of ``rng``, even odds) by ``shift_mm`` of physical distance.
+
+    The distance is in mm, so a thick-slice grid keeps its slices and the segmentation agrees with
+    the truth as an automatic one does with a manual one (Dice ~0.85-0.95). A one-voxel 3-D
+    dilation or erosion (generator 1.0) moved the boundary by a whole 4-6 mm slice at both ends:
+    Dice 0.55 with the truth on the demo's TCIA-like cohort. An erosion that would leave nothing
+    returns the truth."""
+    sampling = tuple(float(s) for s in spacing)
+    if rng.random() < 0.5:
+        return ndi.distance_transform_edt(~seg, sampling=sampling) <= shift_mm
+    eroded = ndi.distance_transform_edt(seg, sampling=sampling) > shift_mm
+    return eroded if eroded.any() else seg
+
+
 def _study_date(cfg: SynthConfig, plan: PatientPlan) -> dt.date:
     rng = _rng(cfg.seed, plan.index, 3)
     return dt.date(1995, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365 * 18)))
@@ -359,8 +381,7 @@ def write_tcia_patient(cfg: SynthConfig, plan: PatientPlan, anat: Anatomy, out: 
             n_files += write_series(folder, stacks, header, f"{cfg.seed}-{plan.subject}-{number}", s.skip_instance)
     if seg_grid is not None:
         if plan.segmentation == "automatic":
-            srng = _rng(cfg.seed, plan.index, 4)
-            seg = ndi.binary_dilation(seg) if srng.random() < 0.5 else ndi.binary_erosion(seg)
+            seg = automatic_segmentation(seg, seg_grid.spacing, _rng(cfg.seed, plan.index, 4))
         affine, flip_rows = dcm2niix_grid(seg_grid)
         data = seg.astype(np.uint8)
         if flip_rows:
