@@ -23,6 +23,7 @@ from glioma.synth.config import ScannerProfile, SynthConfig
 from glioma.synth.dicom import Stack, dcm2niix_grid, safe_folder, uid, write_series
 from glioma.synth.geometry import (
     Grid,
+    PatientWarp,
     make_grid,
     make_warp,
     map_grid,
@@ -156,6 +157,26 @@ def plan_patient(cfg: SynthConfig, index: int) -> PatientPlan:
         phi=phi,
         resection=resection,
     )
+
+
+def patient_geometry(cfg: SynthConfig, plan: PatientPlan, anat: Anatomy) -> tuple[PatientWarp, np.ndarray, Tumor]:
+    """The patient's pose and elastic warp (patient world -> template voxels, with the tumour's
+    mass effect), head centre (RAS mm) and tumour, exactly as its images are drawn: the same
+    seeds give the same geometry without rendering anything (used to compare preprocessed
+    outputs with the exact tumour)."""
+    rng = _rng(cfg.seed, plan.index, 1)
+    if cfg.layout == "brats_nifti":
+        # co-registered to an atlas: only a small residual pose, the anatomy still differs (elastic)
+        warp, center = make_warp(rng, anat.affine, anat.shape, max_rotation_deg=3.0,
+                                 scale_range=(0.95, 1.05), translation_mm=3.0)
+        tumor = make_tumor(anat, plan.labels.latents, rng, postop=False)
+    else:
+        warp, center = make_warp(rng, anat.affine, anat.shape)
+        tumor = make_tumor(anat, plan.labels.latents, rng, postop=plan.postop)
+    warp.me_center = tumor.center_vox
+    warp.me_strength = float(np.clip(0.12 + 0.08 * (plan.labels.latents["log_volume"] - 3.0), 0.04, 0.3))
+    warp.me_scale = 1.5 * tumor.extent_mm / anat.resolution_mm
+    return warp, center, tumor
 
 
 def phi_canaries(plan: PatientPlan) -> list[str]:
@@ -304,12 +325,7 @@ def _study_date(cfg: SynthConfig, plan: PatientPlan) -> dt.date:
 
 
 def write_tcia_patient(cfg: SynthConfig, plan: PatientPlan, anat: Anatomy, out: Path) -> dict[str, Any]:
-    rng = _rng(cfg.seed, plan.index, 1)
-    warp, center = make_warp(rng, anat.affine, anat.shape)
-    tumor = make_tumor(anat, plan.labels.latents, rng, postop=plan.postop)
-    warp.me_center = tumor.center_vox
-    warp.me_strength = float(np.clip(0.12 + 0.08 * (plan.labels.latents["log_volume"] - 3.0), 0.04, 0.3))
-    warp.me_scale = 1.5 * tumor.extent_mm / anat.resolution_mm
+    warp, center, tumor = patient_geometry(cfg, plan, anat)
     inst = plan.institute
     arng = _rng(cfg.seed, plan.index, 2)
     series = plan_series(plan, arng, center, cfg.distractors)
@@ -401,14 +417,7 @@ def brats_grid() -> Grid:
 
 
 def write_brats_patient(cfg: SynthConfig, plan: PatientPlan, anat: Anatomy, out: Path) -> dict[str, Any]:
-    rng = _rng(cfg.seed, plan.index, 1)
-    # co-registered to an atlas: only a small residual pose, the anatomy still differs (elastic)
-    warp, center = make_warp(rng, anat.affine, anat.shape, max_rotation_deg=3.0,
-                             scale_range=(0.95, 1.05), translation_mm=3.0)
-    tumor = make_tumor(anat, plan.labels.latents, rng, postop=False)
-    warp.me_center = tumor.center_vox
-    warp.me_strength = float(np.clip(0.12 + 0.08 * (plan.labels.latents["log_volume"] - 3.0), 0.04, 0.3))
-    warp.me_scale = 1.5 * tumor.extent_mm / anat.resolution_mm
+    warp, center, tumor = patient_geometry(cfg, plan, anat)
     arng = _rng(cfg.seed, plan.index, 2)
     grid = brats_grid()
     mapping = map_grid(grid, warp, anat.brain)
