@@ -42,6 +42,16 @@ def atlas_bbox_shape() -> tuple[int, int, int]:
     return tuple(int(v) for v in idx.max(0) - idx.min(0) + 1)
 
 
+def native_bf16_cpu() -> bool:
+    """Whether the CPU computes bf16 natively (Linux flags; elsewhere assumed so)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "")
+    except OSError:
+        return True
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
 def one_step(mode: str, shape: list[int], device: str, threads: int, filters: int) -> dict:
     import torch
 
@@ -135,6 +145,10 @@ def main() -> None:
         print(json.dumps(one_step(args.child, shape, args.device, args.threads, args.filters)))
         return
     shape = [max(8, int(round(s * args.scale))) for s in atlas_bbox_shape()]
+    if args.device == "cpu" and not native_bf16_cpu():
+        print("warning: this CPU has no native bf16 (no avx512_bf16 / amx_bf16 flag): the bf16 step is "
+              "emulated and can take far longer than the fp32 one at full scale; the memory figures stay "
+              "valid, the time does not", file=sys.stderr, flush=True)
     # large blocks via mmap: freed memory leaves the process at once, so peak RSS tracks the
     # tensors alive at the peak rather than what glibc keeps cached
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MALLOC_MMAP_THRESHOLD_": "65536"}
