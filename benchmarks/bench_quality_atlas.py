@@ -13,7 +13,7 @@ same test patients, the mean whole-tumour Dice and the training time.
 
 ``--override`` is merged into the ``model:`` / ``train:`` sections of ``--config`` (default: the
 demo's ``config/config.yaml``). Cohorts are cached under ``--root`` by their size, resolution and
-seed.
+seed, trained runs by their settings (and ``--tag``: name a code change so it trains afresh).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--root", default="results/benchmarks/quality_atlas")
     parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--tag", default="", help="part of the run's cache key: a code change under test")
     args = parser.parse_args()
 
     import nibabel as nib
@@ -91,7 +92,8 @@ def main() -> None:
     config = {section: {**(base.get(section) or {}), **override.get(section, {})} for section in ("model", "train")}
     config["train"]["progress_bar"] = False
     config["train"]["threads"] = args.threads
-    key = hashlib.sha1(json.dumps([config, args.epochs], sort_keys=True).encode()).hexdigest()[:10]
+    key = json.dumps([config, args.epochs] + ([args.tag] if args.tag else []), sort_keys=True)
+    key = hashlib.sha1(key.encode()).hexdigest()[:10]
     run = Path(args.root) / "runs" / f"{cohort.name}_{key}"
     started = time.perf_counter()
     model_dir = train_experiment_run(config, run_spec("ablation", "reference", {}), cohort / "splits.tsv",
