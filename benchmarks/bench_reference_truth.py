@@ -26,11 +26,6 @@ REPO = Path(__file__).resolve().parents[1]
 LPS = np.array([-1.0, -1.0, 1.0])  # LPS <-> RAS
 
 
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return 2.0 * float((a & b).sum()) / total if total else 1.0
-
-
 def exact_tumour(cfg, plan, anat, preprocess_dir: Path, reference):  # noqa: ANN001
     """The generator's tumour of ``plan`` on the atlas grid of ``reference`` (bool). The native
     world is the scanner's, shared by all series: any grid in it will do, here 1 mm around the
@@ -65,6 +60,7 @@ def main() -> None:
     import yaml
     from tqdm import tqdm
 
+    from glioma.evaluate.segmentation import dice
     from glioma.synth.anatomy import load_anatomy
     from glioma.synth.config import from_cohort
     from glioma.synth.generate import plan_patient
@@ -96,13 +92,13 @@ def main() -> None:
             row = {"cohort": cfg.cohort, "institute": plan.institute.name, "subject": plan.subject,
                    "segmentation": plan.segmentation, "seg_reference": plan.seg_reference,
                    "tumour_ml": round(float(truth.sum()) * float(np.prod(reference.spacing)) / 1000.0, 1),
-                   "dice_reference_exact": round(_dice(ref, truth), 4)}
+                   "dice_reference_exact": round(dice(ref, truth), 4)}
             if args.predictions:
                 pred_file = Path(args.predictions) / cfg.cohort / plan.subject / "seg.nii.gz"
                 if pred_file.exists():
                     pred = ants.image_read(str(pred_file)).numpy() > 0
-                    row["dice_predicted_reference"] = round(_dice(pred, ref), 4)
-                    row["dice_predicted_exact"] = round(_dice(pred, truth), 4)
+                    row["dice_predicted_reference"] = round(dice(pred, ref), 4)
+                    row["dice_predicted_exact"] = round(dice(pred, truth), 4)
             rows.append(row)
     if not rows:  # nothing to measure is not a failure of `make bench`
         print(f"nothing measured: no preprocessed synthetic patient with a segmentation under {results}/preprocess"
