@@ -19,7 +19,7 @@ import yaml
 from scipy import ndimage as ndi
 
 from glioma.errors import ConfigError
-from glioma.synth.config import ScannerProfile, SynthConfig, from_cohort
+from glioma.synth.config import ScannerProfile, SynthConfig, from_cohort, synth_spec
 from glioma.synth.dicom import dcm2niix_grid
 from glioma.synth.generate import automatic_segmentation, generate_cohort
 from glioma.synth.geometry import LPS_TO_RAS, Grid
@@ -225,6 +225,25 @@ def test_config_errors_name_the_key():
         from_cohort(cohort)
     cohort["synthetic"] = {"n_patients": 2}
     assert from_cohort(cohort, 1).seed != from_cohort(cohort, 2).seed
+
+
+def test_synth_spec_holds_what_the_generator_reads_and_nothing_else():
+    """The workflow reruns a cohort's generation when synth_spec changes (its params), so a label
+    table edit must leave it alone and every input of from_cohort must change it."""
+    cohort = yaml.safe_load((REPO / "config" / "cohorts" / "demo_tcia.yaml").read_text())
+    spec = synth_spec(cohort)
+    edited = {**cohort, "label_tables": [], "description": "edited", "inclusion": {}}
+    assert synth_spec(edited) == spec and from_cohort(edited) == from_cohort(cohort)
+    changes = {
+        "name": {**cohort, "name": "other"},
+        "layout": {**cohort, "layout": "brats_nifti"},
+        "synthetic": {**cohort, "synthetic": {**cohort["synthetic"], "n_patients": 7}},
+        "segmentation": {**cohort, "segmentation": {**cohort["segmentation"], "source": "manual"}},
+    }
+    assert cohort["segmentation"]["source"] == "automatic"
+    for key, changed in changes.items():
+        assert synth_spec(changed) != spec, key
+        assert from_cohort(changed) != from_cohort(cohort), key
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,9 +1,9 @@
 """Changing one cohort's config reruns only what depends on it (issue 6).
 
 A tiny two-cohort workflow is ingested for real; then one cohort's YAML changes (a label mapping).
-The dry run's job list holds that cohort's jobs and the cross-cohort inclusion summary, none of the
-other cohort's; the real rerun leaves every file of the other cohort untouched and applies the
-new mapping.
+A comment or a new key order in the YAML reruns nothing. The dry run's job list holds that
+cohort's jobs and the cross-cohort inclusion summary, none of the other cohort's; the real rerun
+leaves every file of the other cohort untouched and applies the new mapping.
 """
 
 from __future__ import annotations
@@ -44,9 +44,15 @@ def test_changing_one_cohort_reruns_only_its_jobs(workspace):
     assert _sheet(ws.root, "alpha").loc["101", "idh"] == "1"
     assert _sheet(ws.root, "beta").loc["0007", "idh"] == "1"  # numeric-only ID kept as a string
 
-    # the label mapping of cohort alpha changes: "mut" now means unknown (YAML null)
+    # a comment and a new key order change the file (and its mtime) but not what it says: nothing
+    # reruns (the content is a params of the rules that read it, the file no input)
     cohort_file = ws.path("config/cohorts/alpha.yaml")
     cohort = yaml.safe_load(cohort_file.read_text())
+    reordered = dict(reversed(list(cohort.items())))
+    cohort_file.write_text("# edited: a comment only\n" + yaml.safe_dump(reordered, sort_keys=False))
+    assert ws.snakemake("-n", *TARGETS).jobs() == []
+
+    # the label mapping of cohort alpha changes: "mut" now means unknown (YAML null)
     cohort["label_tables"][0]["columns"]["idh"]["map"]["mut"] = None
     cohort_file.write_text(yaml.safe_dump(cohort, sort_keys=False))
 

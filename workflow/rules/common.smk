@@ -1,5 +1,6 @@
 # Shared helpers: config validation, cohort files, target lists. No rules here.
 import functools
+import json
 import os
 from pathlib import Path
 
@@ -40,6 +41,22 @@ wildcard_constraints:
 
 def get_cohort_file(wildcards):
     return COHORTS[wildcards.cohort]["file"]
+
+
+# The cohort file is a param of the rules that read it, not an input, and so is its content as
+# canonical JSON: Snakemake's params trigger reruns them when what the file says changes, and a
+# comment, a re-indent or a key order does not (an input's mtime would: a comment in a cohort file
+# reran its generation, ingest and hours of preprocessing).
+def get_cohort_spec(wildcards):
+    cohort = {k: v for k, v in COHORTS[wildcards.cohort]["cohort"].items() if k != "_file"}
+    return json.dumps(cohort, sort_keys=True, default=str)
+
+
+def get_synth_spec(wildcards):
+    """What the generator reads of the cohort file (glioma.synth.config.synth_spec)."""
+    from glioma.synth.config import synth_spec
+
+    return json.dumps(synth_spec(COHORTS[wildcards.cohort]["cohort"]), sort_keys=True, default=str)
 
 
 def get_raw_root(wildcards):

@@ -6,11 +6,13 @@
 
 checkpoint ingest_discover:
     input:
-        cohort=get_cohort_file,
         raw=get_raw_marker,
     output:
         discovered="results/ingest/{cohort}/discovered.tsv",
         labels="results/ingest/{cohort}/labels.tsv",
+    params:
+        cohort_file=get_cohort_file,  # a param, not an input: see get_cohort_spec (common.smk)
+        spec=get_cohort_spec,
     log:
         "logs/ingest/{cohort}/discover.log",
     benchmark:
@@ -27,11 +29,13 @@ checkpoint ingest_discover:
 
 rule ingest_subject:
     input:
-        cohort=get_cohort_file,
         raw=get_raw_marker,
         discovered="results/ingest/{cohort}/discovered.tsv",
     output:
         record="results/ingest/{cohort}/{subject}/record.json",
+    params:
+        cohort_file=get_cohort_file,  # a param, not an input: see get_cohort_spec (common.smk)
+        spec=get_cohort_spec,
     log:
         "logs/ingest/{cohort}/{subject}.log",
     benchmark:
@@ -48,7 +52,6 @@ rule ingest_subject:
 
 checkpoint ingest_sheet:
     input:
-        cohort=get_cohort_file,
         discovered="results/ingest/{cohort}/discovered.tsv",
         labels="results/ingest/{cohort}/labels.tsv",
         records=get_ingest_records,
@@ -60,6 +63,9 @@ checkpoint ingest_sheet:
             labels={"cohort": "{cohort}", "table": "subject sheet"},
         ),
         exclusions="results/ingest/{cohort}/exclusions.tsv",
+    params:
+        cohort_file=get_cohort_file,  # a param, not an input: see get_cohort_spec (common.smk)
+        spec=get_cohort_spec,
     log:
         "logs/ingest/{cohort}/sheet.log",
     benchmark:

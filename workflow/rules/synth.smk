@@ -2,8 +2,6 @@
 
 
 rule synth_cohort:
-    input:
-        cohort_file=get_cohort_file,
     output:
         marker="results/raw/{cohort}/cohort.json",
         oracle="results/raw/{cohort}/oracle.tsv",
@@ -14,6 +12,8 @@ rule synth_cohort:
     benchmark:
         "results/benchmarks/synth/{cohort}.tsv"
     params:
+        cohort_file=get_cohort_file,  # a param, not an input: see get_cohort_spec (common.smk)
+        spec=get_synth_spec,
         seed=config.get("seed", 42),
     wildcard_constraints:
         cohort="|".join(SYNTHETIC_COHORTS) if SYNTHETIC_COHORTS else "NO_SYNTHETIC_COHORT",

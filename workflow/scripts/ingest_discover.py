@@ -6,4 +6,4 @@ setup_logging(snakemake.log[0])  # noqa: F821
 
 from glioma.ingest.pipeline import run_discover  # noqa: E402
 
-run_discover(snakemake.input.cohort, snakemake.output.discovered, snakemake.output.labels)  # noqa: F821
+run_discover(snakemake.params.cohort_file, snakemake.output.discovered, snakemake.output.labels)  # noqa: F821

@@ -7,7 +7,7 @@ setup_logging(snakemake.log[0])  # noqa: F821
 from glioma.ingest.pipeline import run_sheet  # noqa: E402
 
 run_sheet(
-    snakemake.input.cohort,  # noqa: F821
+    snakemake.params.cohort_file,  # noqa: F821
     snakemake.input.discovered,  # noqa: F821
     snakemake.input.labels,  # noqa: F821
     list(snakemake.input.records),  # noqa: F821

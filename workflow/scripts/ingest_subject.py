@@ -9,7 +9,7 @@ setup_logging(snakemake.log[0])  # noqa: F821
 from glioma.ingest.pipeline import run_subject  # noqa: E402
 
 run_subject(
-    snakemake.input.cohort,  # noqa: F821
+    snakemake.params.cohort_file,  # noqa: F821
     snakemake.input.discovered,  # noqa: F821
     snakemake.wildcards.subject,  # noqa: F821
     Path(snakemake.output.record).parent,  # noqa: F821

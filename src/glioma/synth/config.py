@@ -93,8 +93,21 @@ def derive_seed(global_seed: int, cohort: str) -> int:
     return int(digest[:8], 16)
 
 
+def synth_spec(cohort: dict[str, Any]) -> dict[str, Any]:
+    """The part of a cohort dict the generator reads: name, layout, ``synthetic:`` block and
+    segmentation source. ``from_cohort`` reads the cohort only through this, so the workflow can
+    rerun a cohort's generation exactly when this changes (a label table does not change it)."""
+    return {
+        "name": cohort.get("name"),
+        "layout": cohort.get("layout"),
+        "synthetic": cohort.get("synthetic"),
+        "segmentation_source": (cohort.get("segmentation") or {}).get("source", "manual"),
+    }
+
+
 def from_cohort(cohort: dict[str, Any], global_seed: int = 42, source: str = "cohort file") -> SynthConfig:
     """Build the config from a cohort dict (validated against cohort.schema.yaml)."""
+    cohort = synth_spec(cohort)
     block = dict(cohort.get("synthetic") or {})
     if not block:
         raise ConfigError(f"{source}: no 'synthetic:' block")
@@ -125,7 +138,7 @@ def from_cohort(cohort: dict[str, Any], global_seed: int = 42, source: str = "co
         unknown_fraction[k] = float(v)
     seed = block.pop("seed", None)
     seed = derive_seed(global_seed, cohort["name"]) if seed is None else int(seed)
-    seg_source = (cohort.get("segmentation") or {}).get("source", "manual")
+    seg_source = cohort["segmentation_source"]
     block = _tuple_fields(SynthConfig, block)
     cfg = SynthConfig(
         cohort=cohort["name"],
