@@ -24,7 +24,6 @@ def _load_cohorts():
             raise ValueError(f"cohort file {path}: {err}") from err
         if cohort["name"] in cohorts:
             raise ValueError(f"cohort file {path}: duplicate cohort name {cohort['name']!r}")
-        cohort["_file"] = str(path)
         cohorts[cohort["name"]] = {"cohort": cohort, "role": entry["role"], "file": str(path)}
     return cohorts
 
@@ -47,16 +46,19 @@ def get_cohort_file(wildcards):
 # canonical JSON: Snakemake's params trigger reruns them when what the file says changes, and a
 # comment, a re-indent or a key order does not (an input's mtime would: a comment in a cohort file
 # reran its generation, ingest and hours of preprocessing).
+def _canonical(value):
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def get_cohort_spec(wildcards):
-    cohort = {k: v for k, v in COHORTS[wildcards.cohort]["cohort"].items() if k != "_file"}
-    return json.dumps(cohort, sort_keys=True, default=str)
+    return _canonical(COHORTS[wildcards.cohort]["cohort"])
 
 
 def get_synth_spec(wildcards):
     """What the generator reads of the cohort file (glioma.synth.config.synth_spec)."""
     from glioma.synth.config import synth_spec
 
-    return json.dumps(synth_spec(COHORTS[wildcards.cohort]["cohort"]), sort_keys=True, default=str)
+    return _canonical(synth_spec(COHORTS[wildcards.cohort]["cohort"]))
 
 
 def get_raw_root(wildcards):
