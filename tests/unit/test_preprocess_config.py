@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from glioma.errors import ConfigError
-from glioma.preprocess.config import PreprocessConfig
+from glioma.preprocess.config import PreprocessConfig, preprocess_fingerprint
 
 
 def test_defaults_are_the_papers():
@@ -35,3 +35,18 @@ def test_from_mapping_with_qc_section():
 def test_bad_settings_name_the_key(values, fragment):
     with pytest.raises(ConfigError, match=fragment):
         PreprocessConfig.from_mapping(values)
+
+
+def test_fingerprint_leaves_out_threads_and_fills_in_defaults():
+    """What the preprocessing rule passes as its settings param: a thread count, a default
+    written out, or 3 for 3.0 leave it as it is; a processing setting changes it."""
+    base = preprocess_fingerprint({"preprocess": {"resolution_mm": 3, "threads": 2}})
+    assert "threads" not in base
+    assert preprocess_fingerprint({"preprocess": {"resolution_mm": 3.0, "threads": 1}}) == base
+    written_out = {"resolution_mm": 3, "skull_strip": "hdbet", "n4_shrink": 6.0, "qc": {"max_anisotropy": 12}}
+    assert preprocess_fingerprint({"preprocess": written_out}) == base
+    assert preprocess_fingerprint({"preprocess": {"resolution_mm": 3, "n4_shrink": 4}}) != base
+    assert preprocess_fingerprint({"preprocess": {"resolution_mm": 3, "qc": {"max_anisotropy": 10}}}) != base
+    assert preprocess_fingerprint({}) == PreprocessConfig().to_dict()
+    with pytest.raises(ConfigError, match="unknown key"):
+        preprocess_fingerprint({"preprocess": {"resolutoin_mm": 3}})

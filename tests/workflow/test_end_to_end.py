@@ -143,15 +143,21 @@ def test_rerun_has_nothing_to_do(tiny_run: Workspace) -> None:
 def test_changed_training_setting_reruns_training_and_threads_do_not(tiny_run: Workspace) -> None:
     """A model/train setting that changes what is learned (here the weight decay) plans the
     training jobs again (Snakemake's params trigger) and everything downstream; a thread count
-    plans nothing. Dry runs only: the finished run is left as it is. (Neither value is the
-    demo config's: weight decay 1e-5, 2 threads with 1 in the tiny overrides.)"""
+    plans nothing, in training or preprocessing, nor does 6.0 mm for 6; a preprocessing setting
+    (the crop margin) plans the patients' preprocessing and everything after it.
+    Dry runs only: the finished run is left as it is. (Neither value is the demo config's:
+    weight decay 1e-5, 2 threads with 1 in the tiny overrides.)"""
     root = tiny_run.root
     (root / "decay.yaml").write_text(yaml.safe_dump({"train": {"weight_decay": 3.0e-5}}))
-    (root / "threads.yaml").write_text(yaml.safe_dump({"train": {"threads": 2, "progress_bar": False}}))
+    (root / "threads.yaml").write_text(yaml.safe_dump({"train": {"threads": 2, "progress_bar": False},
+                                                       "preprocess": {"threads": 2, "resolution_mm": 6.0}}))
     assert "Nothing to be done" in tiny_run.snakemake("-n", *CONFIG, "threads.yaml").output
     rules = {job.rule for job in planned_jobs(tiny_run.snakemake("-n", *CONFIG, "decay.yaml").output)}
     assert {"train_select", "train_final", "infer", "evaluate_table2"} <= rules, rules
     assert not {"ingest_subject", "preprocess_subject"} & rules, rules
+    (root / "margin.yaml").write_text(yaml.safe_dump({"preprocess": {"crop_margin_mm": 6}}))
+    rules = {job.rule for job in planned_jobs(tiny_run.snakemake("-n", *CONFIG, "margin.yaml").output)}
+    assert {"preprocess_subject", "train_select", "infer"} <= rules and "ingest_subject" not in rules, rules
 
 
 def test_experiment_targets_run_on_the_finished_study_and_reach_the_report(tiny_run: Workspace,

@@ -2,6 +2,10 @@
 # skull-stripped, z-scored volumes + brain mask + transforms + QC (see README.md).
 # A patient whose input is bad or whose registration fails QC gets qc.json with
 # "status": "excluded" and the reason; the job still succeeds and the cohort goes on.
+from glioma.preprocess.config import preprocess_fingerprint
+
+# an edited processing setting reruns the patients (Snakemake's params trigger); threads do not
+PREPROCESS_SETTINGS = preprocess_fingerprint(config)
 
 
 rule preprocess_subject:
@@ -12,13 +16,13 @@ rule preprocess_subject:
         # qc.json only for included patients; readers check qc.json's status first
         qc="results/preprocess/{cohort}/{subject}/qc.json",
     params:
-        settings=config.get("preprocess", {}),
+        settings=PREPROCESS_SETTINGS,
         out_dir=lambda wildcards: f"results/preprocess/{wildcards.cohort}/{wildcards.subject}",
     log:
         "logs/preprocess/{cohort}/{subject}.log",
     benchmark:
         "results/benchmarks/preprocess/{cohort}/{subject}.tsv"
-    threads: config.get("preprocess", {}).get("threads", 2)
+    threads: config.get("preprocess", {}).get("threads", 1)
     resources:
         # HD-BET v1 on CPU and the 1 mm grid peak near 3.5 GB; the demo's 3 mm grid far less
         mem_mb=4000,

@@ -104,9 +104,23 @@ class PreprocessConfig:
             raise ConfigError(f"preprocess.qc: unknown key(s) {qc_unknown}; known: {sorted(qc_known)}")
         if "clip_percentiles" in values:
             values["clip_percentiles"] = tuple(float(v) for v in values["clip_percentiles"])
+        for key in ("resolution_mm", "registration_resolution_mm", "crop_margin_mm"):
+            if key in values:  # 3 and 3.0 are one setting (and one fingerprint)
+                values[key] = float(values[key])
+        if "n4_shrink" in values:
+            values["n4_shrink"] = int(values["n4_shrink"])
         if values.get("hdbet2_weights") is not None:
             values["hdbet2_weights"] = str(Path(values["hdbet2_weights"]).expanduser())
         return cls(qc=QCThresholds(**{k: float(v) for k, v in qc_values.items()}), **values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def preprocess_fingerprint(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a workflow config that decides what preprocessing writes: the resolved
+    ``preprocess:`` section (defaults filled in, values checked) without ``threads``. The
+    preprocessing rule passes it as a Snakemake param, so that an edited processing setting
+    reruns the patients (the params rerun trigger) while a changed thread count, or a default
+    written out, does not."""
+    return PreprocessConfig.from_mapping(config.get("preprocess")).to_dict()
