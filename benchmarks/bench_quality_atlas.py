@@ -5,7 +5,9 @@ preprocessing (:func:`glioma.experiments.synthetic.make_atlas_cohort`, generator
 It separates what the network and the recipe can learn from what the raw-data path (acquisition,
 registration, skull stripping, normalisation) costs: the demo's ``model_vs_oracle.csv`` measures
 both together. Prints, per task, the model's test AUC next to the generator's oracle AUC on the
-same test patients, the mean whole-tumour Dice and the training time.
+same test patients, the mean whole-tumour Dice and the training time; then two logistic
+regressions fitted on the same training patients, one on the true latents and one on five numbers
+measured inside the reference tumour, as bounds of what this many patients can teach.
 
     python benchmarks/bench_quality_atlas.py                       # 90 train, 100 test, 3 mm (~10 min)
     python benchmarks/bench_quality_atlas.py --override '{"model": {"base_filters": 8}}'
@@ -49,6 +51,70 @@ def _aucs(truth, pred) -> dict[str, tuple[float, float]]:  # noqa: ANN001 - pand
         best = [[o[f"oracle_p_grade_{g}"] for g in (2, 3, 4)] for o in oracle]
         out["grade"] = (float(roc_auc_score(grades, model, multi_class="ovo", labels=[2, 3, 4])),
                         float(roc_auc_score(grades, best, multi_class="ovo", labels=[2, 3, 4])))
+    return out
+
+
+#: what a reader measures inside the reference tumour for each of the generator's binary signs
+#: (percentiles of the z-scored atlas-space scans; the sign's direction is learnt by the fit)
+SIGN_FEATURES: tuple[str, ...] = ("enhancement: p99(T1c - T1)", "necrosis: p1(T1)",
+                                  "mismatch: p90(T2 - FLAIR)", "calcification: p1(T2)", "log tumour volume")
+
+
+def _sign_features(folder: Path) -> list[float]:
+    import nibabel as nib
+    import numpy as np
+
+    scans = {name: np.asarray(nib.load(str(folder / f"{name}.nii.gz")).dataobj, dtype=np.float32)
+             for name in ("t1", "t1c", "t2", "flair")}
+    tumour = np.asarray(nib.load(str(folder / "seg.nii.gz")).dataobj) > 0
+    if not tumour.any():
+        raise ValueError(f"{folder}: empty reference segmentation")
+    s = {name: volume[tumour] for name, volume in scans.items()}
+    return [float(np.percentile(s["t1c"] - s["t1"], 99)), float(np.percentile(s["t1"], 1)),
+            float(np.percentile(s["t2"] - s["flair"], 90)), float(np.percentile(s["t2"], 1)),
+            float(np.log(tumour.sum()))]
+
+
+def _reader_baselines(cohort: Path) -> dict[str, dict[str, float]]:
+    """Test AUCs of a logistic regression (C = 1, standardised inputs) fitted on the training
+    patients: on the generator's true latents (a perfect reader), and on five numbers measured
+    in each patient's reference tumour (:data:`SIGN_FEATURES`), a task whose labels miss a class
+    left out; and under ``sign detectability`` the AUC of each measure for its own binary sign
+    over all patients (how visible the sign is, whichever direction)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    truth = {fold: pd.read_csv(cohort / "truth" / fold / "labels.tsv", sep="\t", dtype={"subject": str})
+             for fold in ("atlas_train", "atlas_test")}
+    latents = [c for c in truth["atlas_train"].columns if c.startswith("latent_")]
+    inputs = {
+        "true latents": {fold: frame[latents].to_numpy(float) for fold, frame in truth.items()},
+        "measured signs": {fold: np.array([_sign_features(cohort / "preprocess" / fold / s) for s in frame["subject"]])
+                           for fold, frame in truth.items()},
+    }
+    out: dict[str, dict[str, float]] = {"sign detectability": {}}
+    both = pd.concat(truth.values(), ignore_index=True)
+    measured = np.concatenate([inputs["measured signs"]["atlas_train"], inputs["measured signs"]["atlas_test"]])
+    for column, sign in enumerate(("enhancing", "necrosis", "mismatch", "calcified")):
+        present = both[f"latent_{sign}"].astype(int)
+        if present.nunique() == 2:  # AUC of the measure for its own sign, either direction
+            auc = float(roc_auc_score(present, measured[:, column]))
+            out["sign detectability"][sign] = max(auc, 1.0 - auc)
+    for reader, x in inputs.items():
+        out[reader] = {}
+        for task, label in (("IDH", "idh"), ("1p19q", "codeletion"), ("grade", "grade")):
+            y_train = truth["atlas_train"][label].astype(int)
+            y_test = truth["atlas_test"][label].astype(int)
+            if y_train.nunique() != y_test.nunique() or y_train.nunique() < 2:
+                continue
+            fit = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000)).fit(x["atlas_train"], y_train)
+            p = fit.predict_proba(x["atlas_test"])
+            out[reader][task] = float(roc_auc_score(y_test, p[:, 1]) if p.shape[1] == 2
+                                      else roc_auc_score(y_test, p, multi_class="ovo"))
     return out
 
 
@@ -116,9 +182,18 @@ def main() -> None:
     for task, (model, oracle) in aucs.items():
         print(f"{task:8s}{model:11.3f}{oracle:12.3f}{oracle - model:8.3f}")
     print(f"{'dice':8s}{float(np.mean(dice)):11.3f}{1.0:12.3f}")
+    readers = _reader_baselines(cohort)
+    detect = readers.pop("sign detectability")
+    print(f"logistic regressions fitted on the {args.train} training patients (test AUC):")
+    print(f"{'task':8s}" + "".join(f"{name:>16s}" for name in readers))
+    for task in aucs:
+        print(f"{task:8s}" + "".join(f"{readers[name].get(task, float('nan')):16.3f}" for name in readers))
+    print("measured signs: " + "; ".join(SIGN_FEATURES) + " (inside the reference tumour)")
+    print("AUC of each measure for its own sign (all patients): "
+          + ", ".join(f"{sign} {auc:.3f}" for sign, auc in detect.items()))
     print(f"training loss: first epoch {history['train_loss'].iloc[0]:.3f}, last {history['train_loss'].iloc[-1]:.3f}")
     if args.json:
-        write_json(args.json, {"aucs": aucs, "dice": float(np.mean(dice)), "train_seconds": seconds,
+        write_json(args.json, {"aucs": aucs, "readers": readers, "sign_detectability": detect, "dice": float(np.mean(dice)), "train_seconds": seconds,
                                "epochs": len(history), "override": override})
     sys.stdout.flush()
 

@@ -26,4 +26,8 @@ def test_quality_benchmark_prints_model_and_oracle(tmp_path):
     assert 0.0 <= result["dice"] <= 1.0 and result["epochs"] == 1
     for model, oracle in result["aucs"].values():
         assert 0.0 <= model <= 1.0 and 0.5 <= oracle <= 1.0
+    assert set(result["readers"]) == {"true latents", "measured signs"}
+    assert all(0.0 <= auc <= 1.0 for reader in result["readers"].values() for auc in reader.values())
+    assert "measured signs" in proc.stdout
+    assert all(0.5 <= auc <= 1.0 for auc in result["sign_detectability"].values())
     assert (tmp_path / "bench" / "n10-12_6mm" / "splits.tsv").is_file()
