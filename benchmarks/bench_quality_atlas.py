@@ -7,7 +7,7 @@ registration, skull stripping, normalisation) costs: the demo's ``model_vs_oracl
 both together. Prints, per task, the model's test AUC next to the generator's oracle AUC on the
 same test patients, the mean whole-tumour Dice and the training time; then two logistic
 regressions fitted on the same training patients, one on the true latents and one on five numbers
-measured inside the reference tumour, as bounds of what this many patients can teach.
+measured inside the reference tumour, to compare with what this many patients can teach.
 
     python benchmarks/bench_quality_atlas.py                       # 90 train, 100 test, 3 mm (~10 min)
     python benchmarks/bench_quality_atlas.py --override '{"model": {"base_filters": 8}}'
@@ -75,12 +75,12 @@ def _sign_features(folder: Path) -> list[float]:
             float(np.log(tumour.sum()))]
 
 
-def _reader_baselines(cohort: Path) -> dict[str, dict[str, float]]:
+def _reader_baselines(cohort: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """Test AUCs of a logistic regression (C = 1, standardised inputs) fitted on the training
-    patients: on the generator's true latents (a perfect reader), and on five numbers measured
-    in each patient's reference tumour (:data:`SIGN_FEATURES`), a task whose labels miss a class
-    left out; and under ``sign detectability`` the AUC of each measure for its own binary sign
-    over all patients (how visible the sign is, whichever direction)."""
+    patients, per reader: on the generator's true latents (a perfect reader), and on five numbers
+    measured in each patient's reference tumour (:data:`SIGN_FEATURES`); a task whose labels miss
+    a class is left out. Second, the AUC of each measure for its own binary sign over all
+    patients (how visible the sign is, whichever direction)."""
     import numpy as np
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
@@ -96,14 +96,15 @@ def _reader_baselines(cohort: Path) -> dict[str, dict[str, float]]:
         "measured signs": {fold: np.array([_sign_features(cohort / "preprocess" / fold / s) for s in frame["subject"]])
                            for fold, frame in truth.items()},
     }
-    out: dict[str, dict[str, float]] = {"sign detectability": {}}
+    out: dict[str, dict[str, float]] = {}
+    detectability: dict[str, float] = {}
     both = pd.concat(truth.values(), ignore_index=True)
     measured = np.concatenate([inputs["measured signs"]["atlas_train"], inputs["measured signs"]["atlas_test"]])
     for column, sign in enumerate(("enhancing", "necrosis", "mismatch", "calcified")):
         present = both[f"latent_{sign}"].astype(int)
         if present.nunique() == 2:  # AUC of the measure for its own sign, either direction
             auc = float(roc_auc_score(present, measured[:, column]))
-            out["sign detectability"][sign] = max(auc, 1.0 - auc)
+            detectability[sign] = max(auc, 1.0 - auc)
     for reader, x in inputs.items():
         out[reader] = {}
         for task, label in (("IDH", "idh"), ("1p19q", "codeletion"), ("grade", "grade")):
@@ -115,7 +116,7 @@ def _reader_baselines(cohort: Path) -> dict[str, dict[str, float]]:
             p = fit.predict_proba(x["atlas_test"])
             out[reader][task] = float(roc_auc_score(y_test, p[:, 1]) if p.shape[1] == 2
                                       else roc_auc_score(y_test, p, multi_class="ovo"))
-    return out
+    return out, detectability
 
 
 def main() -> None:
@@ -182,8 +183,7 @@ def main() -> None:
     for task, (model, oracle) in aucs.items():
         print(f"{task:8s}{model:11.3f}{oracle:12.3f}{oracle - model:8.3f}")
     print(f"{'dice':8s}{float(np.mean(dice)):11.3f}{1.0:12.3f}")
-    readers = _reader_baselines(cohort)
-    detect = readers.pop("sign detectability")
+    readers, detect = _reader_baselines(cohort)
     print(f"logistic regressions fitted on the {args.train} training patients (test AUC):")
     print(f"{'task':8s}" + "".join(f"{name:>16s}" for name in readers))
     for task in aucs:
@@ -193,7 +193,8 @@ def main() -> None:
           + ", ".join(f"{sign} {auc:.3f}" for sign, auc in detect.items()))
     print(f"training loss: first epoch {history['train_loss'].iloc[0]:.3f}, last {history['train_loss'].iloc[-1]:.3f}")
     if args.json:
-        write_json(args.json, {"aucs": aucs, "readers": readers, "sign_detectability": detect, "dice": float(np.mean(dice)), "train_seconds": seconds,
+        write_json(args.json, {"aucs": aucs, "readers": readers, "sign_detectability": detect,
+                               "dice": float(np.mean(dice)), "train_seconds": seconds,
                                "epochs": len(history), "override": override})
     sys.stdout.flush()
 
