@@ -162,7 +162,7 @@ def main() -> None:
         results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
     fp32, bf16 = results["fp32"], results["bf16_ckpt"]
     print(f"input 4 x {shape[0]} x {shape[1]} x {shape[2]} (scale {args.scale}), "
-          f"{args.filters} filters, depth 5, device {args.device}")
+          f"{args.filters} filters, depth 5, device {args.device}, {args.threads} thread(s)")
     print(f"{'':24s}{'fp32':>14s}{'bf16+ckpt':>14s}")
     print(f"{'step peak memory (MB)':24s}{fp32['peak_mb']:14.0f}{bf16['peak_mb']:14.0f}")
     print(f"{'process peak RSS (MB)':24s}{fp32['rss_mb']:14.0f}{bf16['rss_mb']:14.0f}")

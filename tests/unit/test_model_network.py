@@ -2,11 +2,15 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from glioma.model.network import (
     TASKS,
     NetworkConfig,
+    PointwiseConv3d,
     PSNet,
+    _SlabConv3d,
+    conv3d,
     predict_probabilities,
     tumour_statistics,
 )
@@ -102,6 +106,59 @@ def test_activation_checkpointing_gives_same_gradients(norm):
         torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6, msg=name)
 
 
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_pointwise_convolution_equals_a_1x1x1_convolution(channels_last):
+    torch.manual_seed(0)
+    pointwise = PointwiseConv3d(6, 3)
+    conv = torch.nn.Conv3d(6, 3, 1)
+    conv.load_state_dict(pointwise.state_dict())  # same parameters, same keys
+    x = torch.randn(2, 6, 5, 7, 4)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    x.requires_grad_()
+    outputs = [module(x) for module in (pointwise, conv)]
+    torch.testing.assert_close(outputs[0], outputs[1])
+    target = torch.randn_like(outputs[1])
+    grads = [torch.autograd.grad((out * target).sum(), [x, module.weight, module.bias])
+             for out, module in zip(outputs, (pointwise, conv), strict=True)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("depth", [7, 11])
+def test_slab_weight_gradient_equals_the_plain_convolution(dtype, depth):
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, depth, 6, 4).contiguous(memory_format=torch.channels_last_3d)
+    weight = torch.randn(3, 5, 3, 3, 3)
+    target = torch.randn(2, 3, depth, 6, 4)
+    grads = []
+    for slabs in (False, True):
+        xi = x.to(dtype).requires_grad_()
+        wi = weight.to(dtype).requires_grad_()
+        out = _SlabConv3d.apply(xi, wi, 1, 3) if slabs else F.conv3d(xi, wi, padding=1)
+        grads.append([out, *torch.autograd.grad((out.float() * target).sum(), [xi, wi])])
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == torch.float32 else {"rtol": 2e-2, "atol": 0.25}
+    for plain, slab in zip(*grads, strict=True):
+        assert slab.dtype == dtype and slab.shape == plain.shape
+        torch.testing.assert_close(slab.float(), plain.float(), **tol)
+
+
+def test_conv3d_takes_the_slab_path_only_on_cpu_under_bf16_autocast():
+    x = torch.randn(1, 2, 6, 5, 4, requires_grad=True)
+    weight = torch.randn(3, 2, 3, 3, 3, requires_grad=True)
+    assert conv3d(x, weight, 1, min_elements=0).grad_fn.name() == "ConvolutionBackward0"
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        out = conv3d(x, weight, 1, min_elements=0)
+        plain = F.conv3d(x, weight, padding=1)
+        assert conv3d(x, weight, 1).grad_fn.name() == "ConvolutionBackward0"  # small input
+    assert out.grad_fn.name() == "_SlabConv3dBackward"
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), plain.float())
+    out.float().sum().backward()
+    assert x.grad.dtype == torch.float32 and weight.grad.dtype == torch.float32
+
+
 def test_tumour_statistics_see_only_the_tumour():
     torch.manual_seed(0)
     contrasts = torch.randn(2, 3, 6, 7, 5)
@@ -132,6 +189,33 @@ def test_tumour_pooling_heads_read_the_gate_but_do_not_train_the_segmentation():
     assert net.seg_head.weight.grad is None  # the gate is detached: no gradient to the seg head
     with pytest.raises(ValueError, match="pooling"):
         PSNet(NetworkConfig(**{**SMALL.to_dict(), "pooling": "mean"}))
+
+
+def test_tumour_only_pooling_heads_see_nothing_outside_the_tumour():
+    torch.manual_seed(0)
+    config = NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour_only", "tumour_contrasts": 5,
+                              "tumour_gate": "reference"})
+    assert config.pooled_features() == 3 * 5 + 1
+    net = PSNet(config).train()
+    assert net.heads["idh"][0].in_features == 3 * 5 + 1
+    x = torch.randn(2, 4, 12, 12, 12)
+    reference = torch.zeros(2, 1, 12, 12, 12)
+    reference[:, :, 3:7, 3:7, 3:7] = 1
+    seen = {}
+    net.heads["grade"][0].register_forward_hook(lambda m, i, o: seen.update(features=i[0].detach()))
+    out = net(x, reference, torch.tensor([1, 1]))
+    with torch.no_grad():
+        torch.testing.assert_close(seen["features"], tumour_statistics(net.contrasts(x), reference))
+    # what the heads read depends on the tumour voxels alone: new anatomy outside leaves it
+    outside = x.clone()
+    outside[reference.expand_as(x) < 0.5] = 3.0 * torch.randn(int((reference < 0.5).sum()) * 4)
+    first = {k: v.detach().clone() for k, v in out.items()}
+    out = net(outside, reference, torch.tensor([1, 1]))
+    for task in ("idh", "codeletion", "grade"):
+        torch.testing.assert_close(out[task], first[task])
+    out["codeletion"].sum().backward()
+    assert net.contrasts.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in net.encoders.parameters())  # no path from the heads
 
 
 def test_reference_gate_in_training_only_and_only_where_known():

@@ -58,7 +58,9 @@ class NetworkConfig:
     #: sequence-ablation experiment: a model trained and tested without these sequences)
     drop_sequences: tuple[str, ...] = ()
     #: what the dense heads see: ``global`` (paper) the global max of every level; ``tumour``
-    #: also first-order statistics inside the predicted tumour (see :func:`tumour_statistics`)
+    #: also first-order statistics inside the predicted tumour (see :func:`tumour_statistics`);
+    #: ``tumour_only`` those statistics alone (no global maxima: 3 x ``tumour_contrasts`` + 1
+    #: features instead of some hundred, most of them maxima on healthy anatomy)
     pooling: str = "global"
     #: ``pooling: tumour``: learned contrasts (a 1x1x1 convolution of the input sequences) whose
     #: maximum, minimum and mean inside the predicted tumour the heads get
@@ -94,10 +96,13 @@ class NetworkConfig:
 
     def pooled_features(self) -> int:
         """Length of the feature vector the dense heads take: every encoder and decoder level's
-        global max, and with ``pooling: tumour`` 3 statistics per contrast plus the volume."""
-        total = sum(self.filters(level) for level in range(self.depth)) + sum(
-            self.filters(level) for level in range(self.depth - 1))
-        if self.pooling == "tumour":
+        global max (not with ``pooling: tumour_only``), and with ``pooling: tumour`` or
+        ``tumour_only`` 3 statistics per contrast plus the volume."""
+        total = 0
+        if self.pooling != "tumour_only":
+            total += sum(self.filters(level) for level in range(self.depth)) + sum(
+                self.filters(level) for level in range(self.depth - 1))
+        if self.pooling in ("tumour", "tumour_only"):
             total += 3 * self.tumour_contrasts + 1
         return total
 
@@ -130,7 +135,7 @@ def _global_max(h: torch.Tensor) -> torch.Tensor:
         return F.adaptive_max_pool3d(h, 1).flatten(1)
 
 
-POOLINGS: tuple[str, ...] = ("global", "tumour")
+POOLINGS: tuple[str, ...] = ("global", "tumour", "tumour_only")
 TUMOUR_GATES: tuple[str, ...] = ("predicted", "reference")
 
 #: how far (in z-scored intensity units) the gated maximum and minimum push voxels outside the
@@ -158,12 +163,97 @@ def tumour_statistics(contrasts: torch.Tensor, tumour: torch.Tensor) -> torch.Te
         return torch.cat([high, low, mean, torch.log1p(mass)], dim=1)
 
 
+class PointwiseConv3d(nn.Conv3d):
+    """A 1x1x1 convolution computed as a per-voxel linear map over the channel axis (same
+    parameters and state-dict keys as ``nn.Conv3d(in_ch, out_ch, 1)``, same result up to
+    rounding). On channels-last tensors the permutes are views, and the backward is two matrix
+    products; oneDNN's CPU backward of a bf16 1x1x1 convolution allocates a work buffer of
+    192 bytes per voxel instead (745 MB at the segmentation head of a 1 mm step, the largest
+    single tensor at that step's peak)."""
+
+    def __init__(self, in_ch: int, out_ch: int):
+        super().__init__(in_ch, out_ch, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.linear(x.permute(0, 2, 3, 4, 1), self.weight.flatten(1), self.bias)
+        return y.permute(0, 4, 1, 2, 3)
+
+
+#: on CPU under bf16 autocast, a convolution whose input has at least this many elements
+#: computes its weight gradient over depth slabs of this many output rows (:class:`_SlabConv3d`)
+SLAB_MIN_ELEMENTS = 2**23
+SLAB_ROWS = 16
+
+
+class _SlabConv3d(torch.autograd.Function):
+    """Stride-1 3D convolution without bias whose weight gradient is summed over depth slabs.
+
+    oneDNN's CPU backward of a bf16 convolution's weights allocates, per thread, a work buffer
+    about as large as an fp32 copy of the whole input: 503 MB per thread for 32 channels on the
+    1 mm grid, 1 GB of a 2-thread step's 2.5 GB peak, and it grows with the thread count. Over
+    slabs of ``rows`` output rows it needs that much for one slab only. The input gradient is one
+    ordinary call; the result is the same up to summation order."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, padding: int,  # noqa: ANN001, ANN205
+                rows: int):
+        ctx.save_for_backward(x, weight)
+        ctx.padding, ctx.rows = padding, rows
+        return F.conv3d(x, weight, padding=padding)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205
+        x, weight = ctx.saved_tensors
+        pad, rows, kernel = ctx.padding, ctx.rows, weight.shape[2]
+        ones, zeros = [1, 1, 1], [0, 0, 0]
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.ops.aten.convolution_backward(
+                grad, x, weight, None, ones, [pad] * 3, ones, False, zeros, 1, [True, False, False])[0]
+        if ctx.needs_input_grad[1]:
+            depth = x.shape[2]
+            total = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+            for start in range(0, grad.shape[2], rows):
+                stop = min(start + rows, grad.shape[2])
+                lo, hi = start - pad, stop - pad + kernel - 1  # the input rows these rows read
+                part = x[:, :, max(lo, 0):min(hi, depth)]
+                if lo < 0 or hi > depth:  # zero padding in depth, for this slab only
+                    part = F.pad(part, (0, 0, 0, 0, max(-lo, 0), max(hi - depth, 0)))
+                total += torch.ops.aten.convolution_backward(
+                    grad[:, :, start:stop], part, weight, None, ones, [0, pad, pad], ones, False, zeros,
+                    1, [False, True, False])[1]
+            grad_w = total.to(weight.dtype)
+        return grad_x, grad_w, None, None
+
+
+def conv3d(x: torch.Tensor, weight: torch.Tensor, padding: int,
+           min_elements: int = SLAB_MIN_ELEMENTS) -> torch.Tensor:
+    """``F.conv3d`` with stride 1 and no bias; on CPU under bf16 autocast, for an input of at
+    least ``min_elements``, the weight gradient is computed over depth slabs (:class:`_SlabConv3d`)."""
+    if (x.device.type == "cpu" and torch.is_grad_enabled() and x.numel() >= min_elements
+            and torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16):
+        with torch.autocast(device_type="cpu", enabled=False):
+            return _SlabConv3d.apply(x.to(torch.bfloat16), weight.to(torch.bfloat16), padding, SLAB_ROWS)
+    return F.conv3d(x, weight, padding=padding)
+
+
+class SameConv3d(nn.Conv3d):
+    """``nn.Conv3d(in_ch, out_ch, 3, padding=1, bias=False)`` through :func:`conv3d` (same
+    parameters and state-dict keys)."""
+
+    def __init__(self, in_ch: int, out_ch: int):
+        super().__init__(in_ch, out_ch, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return conv3d(x, self.weight, self.padding[0])
+
+
 class ConvUnit(nn.Sequential):
     """3x3x3 convolution, normalisation, ReLU."""
 
     def __init__(self, in_ch: int, out_ch: int, norm: str):
         super().__init__(
-            nn.Conv3d(in_ch, out_ch, 3, padding=1, bias=False),
+            SameConv3d(in_ch, out_ch),
             _norm(norm, out_ch),
             nn.ReLU(inplace=True),
         )
@@ -186,8 +276,8 @@ class ConvBlock(nn.Module):
         conv, norm, act = self.units[0]
         weight = conv.weight
         split = x.shape[1]
-        h = F.conv3d(x, weight[:, :split], padding=conv.padding)
-        h = h + F.conv3d(skip, weight[:, split:], padding=conv.padding)
+        h = conv3d(x, weight[:, :split], conv.padding[0])
+        h = h + conv3d(skip, weight[:, split:], conv.padding[0])
         return act(norm(h))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None, up: nn.Module | None = None,
@@ -260,12 +350,12 @@ class PSNet(nn.Module):
                 self.ups.append(nn.ConvTranspose3d(f(1), f(0), k, stride=s, padding=(k - s) // 2))
             else:
                 self.downs.append(
-                    nn.Sequential(nn.MaxPool3d(2), nn.Conv3d(f(level - 1), f(level), 1))
+                    nn.Sequential(nn.MaxPool3d(2), PointwiseConv3d(f(level - 1), f(level)))
                 )
                 self.ups.append(nn.ConvTranspose3d(f(level), f(level - 1), 2, stride=2))
             self.decoders.append(ConvBlock(2 * f(level - 1), f(level - 1), config.norm))
-        self.contrasts = (nn.Conv3d(config.in_channels, config.tumour_contrasts, 1)
-                          if config.pooling == "tumour" else None)
+        self.contrasts = (PointwiseConv3d(config.in_channels, config.tumour_contrasts)
+                          if config.pooling in ("tumour", "tumour_only") else None)
         pooled = config.pooled_features()
         self.dropout = nn.Dropout(config.dropout)
         self.heads = nn.ModuleDict(
@@ -278,7 +368,7 @@ class PSNet(nn.Module):
                 for task in TASKS
             }
         )
-        self.seg_head = nn.Conv3d(f(0), config.seg_classes, 1)
+        self.seg_head = PointwiseConv3d(f(0), config.seg_classes)
         if not 0.0 < config.seg_prior < 1.0:
             raise ValueError(f"seg_prior must be in (0, 1), got {config.seg_prior}")
         with torch.no_grad():
@@ -341,6 +431,8 @@ class PSNet(nn.Module):
         for level in range(self.config.depth - 1, 0, -1):
             h, p = self._segment(self._decode, level, h, skips[level - 1])
             pooled.append(p)
+        if self.config.pooling == "tumour_only":
+            pooled = []
         if self.contrasts is not None:
             # the gate is the predicted tumour, detached: the classification losses shape the
             # contrasts, not the segmentation
