@@ -2,11 +2,12 @@
 ``model:``/``train:``) on a toy cohort at the demo grid (3 mm atlas brain bounding box), against
 the throughput the demo needs to train selection grid + final run within 10 minutes.
 
-    python benchmarks/bench_train_throughput.py [--patients 60] [--epochs 2]
+    python benchmarks/bench_train_throughput.py [--patients 60] [--epochs 2] [--threads 1 2]
 
 The needed rate assumes the workflow's splits (results/cohort/splits.tsv) if present, else
 ``--patients`` training patients, and ``train.max_epochs`` epochs for every run (an upper bound:
-early stopping usually ends sooner).
+early stopping usually ends sooner). ``--threads`` times the same training once per thread
+count, side by side (default: ``train.threads`` of the config).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--shape", type=int, nargs=3, default=[48, 60, 52],
                         help="grid (3 mm MNI brain bounding box)")
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="torch threads, one timed training each (default: train.threads)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -41,19 +44,20 @@ def main() -> None:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     settings = settings_from_config(config)
     cfg = settings.train
+    measured: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         pre, sheet = make_toy_cohort(tmp, "bench", args.toy, shape=tuple(args.shape), seed=0)
         splits, _ = assemble_splits({"bench": sheet}, {"bench": "train"}, pre, 0.0, 0)
         records = load_records(splits, pre, ["train"])
-        dm = GliomaDataModule(train_records=records, val_records=[], batch_size=cfg.batch_size,
-                              augmentation=cfg.augmentation, seed=cfg.seed)
-        quiet = type(cfg).from_dict({**cfg.to_dict(), "progress_bar": False})
-        settings = type(settings)(network=settings.network, train=quiet, input_shape=None)
-        start = time.perf_counter()
-        train_run(Path(tmp) / "run", settings, datamodule=dm, has_validation=False,
-                  max_epochs=args.epochs)
-        seconds = time.perf_counter() - start
-    measured = args.toy * args.epochs / seconds
+        for threads in dict.fromkeys(args.threads or [cfg.threads]):  # each count once
+            dm = GliomaDataModule(train_records=records, val_records=[], val_folds=(), batch_size=cfg.batch_size,
+                                  augmentation=cfg.augmentation, seed=cfg.seed)
+            quiet = type(cfg).from_dict({**cfg.to_dict(), "progress_bar": False, "threads": threads})
+            run_settings = type(settings)(network=settings.network, train=quiet, input_shape=None)
+            start = time.perf_counter()
+            train_run(Path(tmp) / f"run{threads}", run_settings, datamodule=dm, has_validation=False,
+                      max_epochs=args.epochs)
+            measured[threads] = args.toy * args.epochs / (time.perf_counter() - start)
     splits_path = REPO / "results" / "cohort" / "splits.tsv"
     if splits_path.is_file():
         table = read_splits(splits_path)
@@ -64,11 +68,14 @@ def main() -> None:
     needed_samples = runs * 0.85 * n_train * cfg.max_epochs + n_train * cfg.max_epochs
     needed = needed_samples / 600.0
     print(f"demo network: {settings.network.base_filters} filters, depth {settings.network.depth}, "
-          f"grid {args.shape}, batch {cfg.batch_size}, {cfg.threads} threads")
-    print(f"{'':34s}{'measured':>12s}{'needed':>12s}")
-    print(f"{'training samples/s':34s}{measured:12.2f}{needed:12.2f}")
+          f"grid {args.shape}, batch {cfg.batch_size}, config train.threads {cfg.threads}")
+    print(f"{'training samples/s':34s}{'measured':>12s}{'needed':>12s}")
+    for threads, rate in measured.items():
+        print(f"{f'  {threads} thread(s)':34s}{rate:12.2f}{needed:12.2f}")
     print(f"({n_train} training patients, {runs} selection runs + final, {cfg.max_epochs} epochs each, 10 min)")
-    print(f"throughput measured / needed = {measured / needed:.2f} (>= 1: the demo fits in 10 minutes)")
+    for threads, rate in measured.items():
+        print(f"throughput measured / needed, {threads} thread(s) = {rate / needed:.2f} "
+              "(>= 1: the demo fits in 10 minutes)")
 
 
 if __name__ == "__main__":

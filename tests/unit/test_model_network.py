@@ -12,6 +12,7 @@ from glioma.model.network import (
     _SlabConv3d,
     conv3d,
     predict_probabilities,
+    predicted_gate,
     tumour_statistics,
 )
 
@@ -166,23 +167,39 @@ def test_tumour_statistics_see_only_the_tumour():
     tumour[0, 0, 1:3, 2:5, 1:4] = 1.0
     tumour[1, 0, 4, 4, 2] = 1.0
     stats = tumour_statistics(contrasts, tumour)
-    assert stats.shape == (2, 3 * 3 + 1)
+    assert stats.shape == (2, 3 * 3 + 4)
     for b in range(2):
         inside = contrasts[b][:, tumour[b, 0] > 0.5]
         torch.testing.assert_close(stats[b, 0:3], inside.amax(1))
         torch.testing.assert_close(stats[b, 3:6], inside.amin(1))
         torch.testing.assert_close(stats[b, 6:9], inside.mean(1), atol=1e-4, rtol=1e-4)
-        assert float(stats[b, 9]) == pytest.approx(float(torch.log1p(tumour[b].sum())))
+        assert float(stats[b, 12]) == pytest.approx(float(torch.log1p(tumour[b].sum())))
+        centre = torch.nonzero(tumour[b, 0] > 0.5).float().mean(0) / (torch.tensor([6, 7, 5]) - 1) * 2 - 1
+        torch.testing.assert_close(stats[b, 9:12], centre)
     # anatomy outside the tumour brighter or darker than anything in it changes nothing
     outside = contrasts.clone()
     outside[tumour.expand_as(contrasts) < 0.5] *= 5.0
     torch.testing.assert_close(tumour_statistics(outside, tumour), stats, atol=1e-4, rtol=1e-4)
 
 
+def test_predicted_gate_is_the_predicted_segmentation_or_the_soft_map_when_empty():
+    logits = torch.zeros(2, 2, 4, 5, 3)
+    logits[0, 1, 1:3, 2:4, :] = 3.0  # patient 0: tumour probability 0.95 here, 0.5 elsewhere
+    logits[0, 0, 3, 0, 0] = -0.1  # one more voxel just above 0.5
+    logits[1, 0] = 2.0  # patient 1: no voxel above 0.5
+    logits[1, 0, 2, 2, 1] = 0.5
+    gate = predicted_gate(logits)
+    assert gate.shape == (2, 1, 4, 5, 3)
+    expected = (torch.softmax(logits[0], dim=0)[1] > 0.5).float()
+    assert set(gate[0].unique().tolist()) == {0.0, 1.0} and gate[0].sum() == 2 * 2 * 3 + 1
+    torch.testing.assert_close(gate[0, 0], expected)
+    torch.testing.assert_close(gate[1, 0], torch.softmax(logits[1], dim=0)[1])  # soft fallback
+
+
 def test_tumour_pooling_heads_read_the_gate_but_do_not_train_the_segmentation():
     config = NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour", "tumour_contrasts": 5})
     net = PSNet(config)
-    assert net.heads["idh"][0].in_features == SMALL.pooled_features() + 3 * 5 + 1
+    assert net.heads["idh"][0].in_features == SMALL.pooled_features() + 3 * 5 + 4
     out = net(torch.randn(2, 4, 12, 12, 12))
     out["idh"].sum().backward()
     assert net.contrasts.weight.grad.abs().sum() > 0  # the contrasts learn from the heads
@@ -195,9 +212,9 @@ def test_tumour_only_pooling_heads_see_nothing_outside_the_tumour():
     torch.manual_seed(0)
     config = NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour_only", "tumour_contrasts": 5,
                               "tumour_gate": "reference"})
-    assert config.pooled_features() == 3 * 5 + 1
+    assert config.pooled_features() == 3 * 5 + 4
     net = PSNet(config).train()
-    assert net.heads["idh"][0].in_features == 3 * 5 + 1
+    assert net.heads["idh"][0].in_features == 3 * 5 + 4
     x = torch.randn(2, 4, 12, 12, 12)
     reference = torch.zeros(2, 1, 12, 12, 12)
     reference[:, :, 3:7, 3:7, 3:7] = 1

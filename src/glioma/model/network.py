@@ -59,7 +59,7 @@ class NetworkConfig:
     drop_sequences: tuple[str, ...] = ()
     #: what the dense heads see: ``global`` (paper) the global max of every level; ``tumour``
     #: also first-order statistics inside the predicted tumour (see :func:`tumour_statistics`);
-    #: ``tumour_only`` those statistics alone (no global maxima: 3 x ``tumour_contrasts`` + 1
+    #: ``tumour_only`` those statistics alone (no global maxima: 3 x ``tumour_contrasts`` + 4
     #: features instead of some hundred, most of them maxima on healthy anatomy)
     pooling: str = "global"
     #: ``pooling: tumour``: learned contrasts (a 1x1x1 convolution of the input sequences) whose
@@ -97,13 +97,13 @@ class NetworkConfig:
     def pooled_features(self) -> int:
         """Length of the feature vector the dense heads take: every encoder and decoder level's
         global max (not with ``pooling: tumour_only``), and with ``pooling: tumour`` or
-        ``tumour_only`` 3 statistics per contrast plus the volume."""
+        ``tumour_only`` 3 statistics per contrast, the tumour's centre and its volume."""
         total = 0
         if self.pooling != "tumour_only":
             total += sum(self.filters(level) for level in range(self.depth)) + sum(
                 self.filters(level) for level in range(self.depth - 1))
         if self.pooling in ("tumour", "tumour_only"):
-            total += 3 * self.tumour_contrasts + 1
+            total += 3 * self.tumour_contrasts + 4
         return total
 
 
@@ -145,13 +145,16 @@ _GATE_MARGIN = 20.0
 
 def tumour_statistics(contrasts: torch.Tensor, tumour: torch.Tensor) -> torch.Tensor:
     """Maximum, minimum and mean of every channel of ``contrasts`` ``(B, C, D, H, W)`` inside the
-    soft tumour mask ``tumour`` ``(B, 1, D, H, W)`` (0..1), and the log tumour volume (voxels):
-    ``(B, 3 C + 1)``. The maximum and minimum are gated (voxels are pushed away by
-    ``(1 - tumour) * margin``), the mean is tumour-weighted; with an empty mask they fall back to
-    the most tumour-like voxels. The radiological signs that separate the classes (enhancement,
-    necrosis, T2-FLAIR mismatch, calcification) are extremes or averages of contrasts within the
-    tumour, which look like healthy anatomy (vessels, CSF) outside it: a global maximum cannot tell
-    them apart from anatomy, these statistics can."""
+    soft tumour mask ``tumour`` ``(B, 1, D, H, W)`` (0..1), the tumour's centre of mass (the
+    tumour-weighted mean voxel position along each axis, scaled to -1..1 over the grid) and the
+    log tumour volume (voxels): ``(B, 3 C + 4)``. The maximum and minimum are gated (voxels are
+    pushed away by ``(1 - tumour) * margin``), the mean and the centre are tumour-weighted; with an
+    empty mask they fall back to the most tumour-like voxels (the centre to 0). The radiological
+    signs that separate the classes (enhancement, necrosis, T2-FLAIR mismatch, calcification) are
+    extremes or averages of contrasts within the tumour, which look like healthy anatomy (vessels,
+    CSF) outside it: a global maximum cannot tell them apart from anatomy, these statistics can.
+    Where the tumour lies is a sign of its own (oligodendrogliomas favour the frontal lobe); on
+    the atlas grid a position is an anatomical one."""
     with torch.autocast(device_type=contrasts.device.type, enabled=False):
         c = contrasts.float().flatten(2)
         w = tumour.float().flatten(2)
@@ -160,7 +163,26 @@ def tumour_statistics(contrasts: torch.Tensor, tumour: torch.Tensor) -> torch.Te
         low = -F.adaptive_max_pool1d(-(c + penalty), 1).flatten(1)
         mass = w.sum(dim=2)
         mean = (c * w).sum(dim=2) / mass.clamp(min=1e-3)
-        return torch.cat([high, low, mean, torch.log1p(mass)], dim=1)
+        grid = tumour.float()[:, 0]
+        centre = []
+        for axis in (1, 2, 3):
+            profile = grid.sum(dim=[a for a in (1, 2, 3) if a != axis])  # (B, size of the axis)
+            position = torch.linspace(-1.0, 1.0, profile.shape[1], device=profile.device)
+            centre.append((profile * position).sum(dim=1, keepdim=True) / mass.clamp(min=1e-3))
+        return torch.cat([high, low, mean, *centre, torch.log1p(mass)], dim=1)
+
+
+def predicted_gate(seg_logits: torch.Tensor) -> torch.Tensor:
+    """The tumour-pooling gate ``(B, 1, D, H, W)`` from segmentation logits ``(B, C, D, H, W)``:
+    the predicted segmentation itself (tumour probability > 0.5), a hard mask like the reference
+    one. A soft gate would let dark or bright voxels at the uncertain margin (CSF, background)
+    win the gated minimum or maximum, and would differ from the reference masks the heads see in
+    training with ``tumour_gate: reference``. A patient without any predicted tumour voxel keeps
+    the soft probability map (its most tumour-like voxels)."""
+    soft = F.softmax(seg_logits.float(), dim=1)[:, 1:].sum(dim=1, keepdim=True)
+    hard = (soft > 0.5).float()
+    empty = hard.flatten(1).amax(dim=1) == 0
+    return torch.where(empty.view(-1, 1, 1, 1, 1), soft, hard)
 
 
 class PointwiseConv3d(nn.Conv3d):
@@ -195,14 +217,15 @@ class _SlabConv3d(torch.autograd.Function):
     ordinary call; the result is the same up to summation order."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, padding: int,  # noqa: ANN001, ANN205
-                rows: int):
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, weight: torch.Tensor,
+                padding: int, rows: int) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
         ctx.padding, ctx.rows = padding, rows
         return F.conv3d(x, weight, padding=padding)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
+                 ) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None]:
         x, weight = ctx.saved_tensors
         pad, rows, kernel = ctx.padding, ctx.rows, weight.shape[2]
         ones, zeros = [1, 1, 1], [0, 0, 0]
@@ -436,7 +459,7 @@ class PSNet(nn.Module):
         if self.contrasts is not None:
             # the gate is the predicted tumour, detached: the classification losses shape the
             # contrasts, not the segmentation
-            tumour = F.softmax(h.detach().float(), dim=1)[:, 1:].sum(dim=1, keepdim=True)
+            tumour = predicted_gate(h.detach())
             if (self.training and self.config.tumour_gate == "reference" and reference is not None
                     and has_reference is not None):
                 known = has_reference.bool().view(-1, 1, 1, 1, 1)
