@@ -70,6 +70,17 @@ def test_tampered_weights_are_refused(artefact, tmp_path):
         load_artefact(tmp_path)
 
 
+def test_weights_of_another_network_layout_are_refused_clearly(artefact, tmp_path):
+    folder, _ = artefact
+    for name in ("model.pt", "model.json", "MODEL_CARD.md"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    info = json.loads((tmp_path / "model.json").read_text())
+    info["network"]["dense_units"] = 9  # the heads the weights were saved from had 8 units
+    (tmp_path / "model.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match=r"model\.pt: the weights do not fit .*model\.json.*glioma"):
+        load_artefact(tmp_path)
+
+
 def test_predict_cohort_writes_both_formats(artefact, tmp_path, shared_data):
     folder, _ = artefact
     pre, sheet = make_toy_cohort(tmp_path, "777", 3, shape=(12, 12, 12), seed=1)

@@ -142,6 +142,12 @@ def load_artefact(folder: str | Path, map_location: str = "cpu") -> tuple[PSNet,
     state = torch.load(weights, map_location=map_location, weights_only=True)
     config = NetworkConfig.from_dict({**info["network"], "activation_checkpointing": False})
     net = PSNet(config)
-    net.load_state_dict(state)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as error:  # e.g. a network layout of another glioma version
+        raise ValueError(
+            f"{weights}: the weights do not fit the network that {folder / INFO} describes "
+            f"(saved by glioma {info.get('glioma_version')}, this is glioma {__version__}): "
+            f"{str(error).splitlines()[0]} ...") from error
     net.eval()
     return net, info
