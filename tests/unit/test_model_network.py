@@ -235,6 +235,19 @@ def test_tumour_only_pooling_heads_see_nothing_outside_the_tumour():
     assert all(p.grad is None for p in net.encoders.parameters())  # no path from the heads
 
 
+def test_tumour_kernel_gives_contrasts_a_neighbourhood():
+    torch.manual_seed(0)
+    config = NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour_only", "tumour_kernel": 3})
+    net = PSNet(config)
+    assert net.contrasts.weight.shape == (8, 4, 3, 3, 3)
+    x = torch.zeros(1, 4, 9, 9, 9)
+    x[0, :, 4, 4, 4] = 1.0  # one bright voxel: a 3x3x3 contrast sees it from its neighbours too
+    response = net.contrasts(x)[0, 0]
+    assert int((response != response[0, 0, 0]).sum()) == 27
+    with pytest.raises(ValueError, match="tumour_kernel"):
+        PSNet(NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour", "tumour_kernel": 2}))
+
+
 def test_reference_gate_in_training_only_and_only_where_known():
     torch.manual_seed(0)
     config = NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour", "tumour_gate": "reference"})

@@ -65,6 +65,9 @@ class NetworkConfig:
     #: ``pooling: tumour``: learned contrasts (a 1x1x1 convolution of the input sequences) whose
     #: maximum, minimum and mean inside the predicted tumour the heads get
     tumour_contrasts: int = 8
+    #: ``pooling: tumour``: kernel size of the contrasts' convolution (1: per-voxel contrasts of
+    #: the sequences; 3: with their 3x3x3 neighbourhood, e.g. small dark or bright foci)
+    tumour_kernel: int = 1
     #: ``pooling: tumour``, in training only: ``predicted`` gates with the network's own
     #: segmentation (as at inference); ``reference`` with the reference segmentation where the
     #: patient has one (clean statistics from the first epoch, before the segmentation is learnt)
@@ -377,8 +380,13 @@ class PSNet(nn.Module):
                 )
                 self.ups.append(nn.ConvTranspose3d(f(level), f(level - 1), 2, stride=2))
             self.decoders.append(ConvBlock(2 * f(level - 1), f(level - 1), config.norm))
-        self.contrasts = (PointwiseConv3d(config.in_channels, config.tumour_contrasts)
-                          if config.pooling in ("tumour", "tumour_only") else None)
+        if config.tumour_kernel < 1 or config.tumour_kernel % 2 == 0:
+            raise ValueError(f"tumour_kernel must be odd and positive, got {config.tumour_kernel}")
+        self.contrasts: nn.Module | None = None
+        if config.pooling in ("tumour", "tumour_only"):
+            k = config.tumour_kernel
+            self.contrasts = (PointwiseConv3d(config.in_channels, config.tumour_contrasts) if k == 1
+                              else nn.Conv3d(config.in_channels, config.tumour_contrasts, k, padding=k // 2))
         pooled = config.pooled_features()
         self.dropout = nn.Dropout(config.dropout)
         self.heads = nn.ModuleDict(
