@@ -10,6 +10,7 @@ from glioma.model.network import (
     PointwiseConv3d,
     PSNet,
     _SlabConv3d,
+    codeletion_within_idh,
     conv3d,
     predict_probabilities,
     predicted_gate,
@@ -290,3 +291,41 @@ def test_lightning_training_step_feeds_the_reference_gate():
     assert torch.isfinite(loss) and module.net.contrasts.weight.grad.abs().sum() > 0
     # the last statistic is the log volume of the gate: the reference mask's 4 x 5 x 5 voxels
     torch.testing.assert_close(seen["features"][:, -1], torch.log1p(torch.full((2,), 100.0)))
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_codeletion_within_idh_is_the_product_of_idh_and_the_conditional(scale):
+    torch.manual_seed(0)
+    idh, cond = scale * torch.randn(64, 2), scale * torch.randn(64, 2)
+    logp = codeletion_within_idh(idh, cond)
+    p = logp.exp()
+    expected = F.softmax(idh, 1)[:, 1] * F.softmax(cond, 1)[:, 1]
+    torch.testing.assert_close(p[:, 1], expected.clamp(max=1 - 1e-6), atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(p.sum(1), torch.ones(64))
+    # a certain IDH wildtype means a certain intact 1p/19q, whatever the 1p/19q head says
+    wild = codeletion_within_idh(torch.tensor([[20.0, -20.0]]), torch.tensor([[-20.0, 20.0]])).exp()
+    assert wild[0, 1] < 1e-6
+    # finite cross-entropy and gradients even where both factors are certain
+    idh.requires_grad_(True)
+    cond.requires_grad_(True)
+    loss = F.cross_entropy(codeletion_within_idh(idh, cond), torch.zeros(64, dtype=torch.long))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(idh.grad).all() and torch.isfinite(cond.grad).all()
+
+
+def test_codeletion_head_within_idh_in_the_network():
+    torch.manual_seed(0)
+    base = {**SMALL.to_dict(), "pooling": "tumour_only"}
+    x = torch.randn(2, 4, 12, 12, 12)
+    net = PSNet(NetworkConfig(**{**base, "codeletion_head": "within_idh"})).eval()
+    plain = PSNet(NetworkConfig(**base))
+    plain.load_state_dict(net.state_dict())  # the same parameters: only the 1p/19q output differs
+    plain.eval()
+    with torch.no_grad():
+        out, ref = net(x), plain(x)
+    torch.testing.assert_close(out["idh"], ref["idh"])
+    torch.testing.assert_close(out["codeletion"], codeletion_within_idh(ref["idh"], ref["codeletion"]))
+    probs = predict_probabilities(out)["codeletion"]
+    torch.testing.assert_close(probs[:, 1], F.softmax(ref["idh"], 1)[:, 1] * F.softmax(ref["codeletion"], 1)[:, 1])
+    with pytest.raises(ValueError, match="codeletion_head"):
+        PSNet(NetworkConfig(**{**base, "codeletion_head": "joint"}))

@@ -72,6 +72,10 @@ class NetworkConfig:
     #: segmentation (as at inference); ``reference`` with the reference segmentation where the
     #: patient has one (clean statistics from the first epoch, before the segmentation is learnt)
     tumour_gate: str = "predicted"
+    #: ``independent`` (paper): the 1p/19q head's own softmax; ``within_idh``: WHO-consistent,
+    #: P(co-deleted) = P(IDH mutant) x P(co-deleted | IDH mutant), the head giving the second
+    #: factor (see :func:`codeletion_within_idh`)
+    codeletion_head: str = "independent"
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -139,6 +143,7 @@ def _global_max(h: torch.Tensor) -> torch.Tensor:
 
 
 POOLINGS: tuple[str, ...] = ("global", "tumour", "tumour_only")
+CODELETION_HEADS: tuple[str, ...] = ("independent", "within_idh")
 TUMOUR_GATES: tuple[str, ...] = ("predicted", "reference")
 
 #: how far (in z-scored intensity units) the gated maximum and minimum push voxels outside the
@@ -186,6 +191,23 @@ def predicted_gate(seg_logits: torch.Tensor) -> torch.Tensor:
     hard = (soft > 0.5).float()
     empty = hard.flatten(1).amax(dim=1) == 0
     return torch.where(empty.view(-1, 1, 1, 1, 1), soft, hard)
+
+
+def codeletion_within_idh(idh_logits: torch.Tensor, conditional_logits: torch.Tensor) -> torch.Tensor:
+    """WHO-consistent 1p/19q log-probabilities ``(B, 2)`` (intact, co-deleted): a 1p/19q
+    co-deletion defines an oligodendroglioma only in an IDH-mutant tumour, so P(co-deleted) =
+    P(IDH mutant) x P(co-deleted | IDH mutant), the first factor from the IDH logits, the second
+    from ``conditional_logits`` (the 1p/19q head). The IDH head, trained on every IDH label,
+    then carries the IDH-wildtype half of the 1p/19q decision, and the 1p/19q head only has to
+    separate the few co-deleted tumours from the other IDH-mutant ones. Log-probabilities work
+    as logits downstream (a softmax or cross-entropy of them gives the same probabilities)."""
+    idh, cond = idh_logits.float(), conditional_logits.float()
+    log_codeleted = F.logsigmoid(idh[:, 1] - idh[:, 0]) + F.logsigmoid(cond[:, 1] - cond[:, 0])
+    log_codeleted = log_codeleted.clamp(max=-1e-6)  # P(intact) stays > 0: a finite loss
+    # log(1 - exp(x)), stable over the whole range (Maechler's log1mexp)
+    log_intact = torch.where(log_codeleted > -math.log(2.0), torch.log(-torch.expm1(log_codeleted)),
+                             torch.log1p(-torch.exp(log_codeleted)))
+    return torch.stack([log_intact, log_codeleted], dim=1)
 
 
 class PointwiseConv3d(nn.Conv3d):
@@ -358,6 +380,8 @@ class PSNet(nn.Module):
             raise ValueError(f"unknown pooling {config.pooling!r} (one of {POOLINGS})")
         if config.tumour_gate not in TUMOUR_GATES:
             raise ValueError(f"unknown tumour_gate {config.tumour_gate!r} (one of {TUMOUR_GATES})")
+        if config.codeletion_head not in CODELETION_HEADS:
+            raise ValueError(f"unknown codeletion_head {config.codeletion_head!r} (one of {CODELETION_HEADS})")
         self._dropped = config.dropped_channels()
         f = config.filters
         self.encoders = nn.ModuleList()
@@ -475,6 +499,8 @@ class PSNet(nn.Module):
             pooled.append(tumour_statistics(self.contrasts(x), tumour))
         features = self.dropout(torch.cat(pooled, dim=1))
         out = {task: head(features) for task, head in self.heads.items()}
+        if self.config.codeletion_head == "within_idh":
+            out["codeletion"] = codeletion_within_idh(out["idh"], out["codeletion"])
         out["seg"] = h
         return out
 
