@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from glioma.model.network import (
     TASKS,
+    WHO_CLASSES,
     NetworkConfig,
     PointwiseConv3d,
     PSNet,
@@ -15,6 +16,7 @@ from glioma.model.network import (
     predict_probabilities,
     predicted_gate,
     tumour_statistics,
+    who_marginals,
 )
 
 torch.set_num_threads(1)
@@ -313,11 +315,11 @@ def test_codeletion_within_idh_is_the_product_of_idh_and_the_conditional(scale):
     assert torch.isfinite(loss) and torch.isfinite(idh.grad).all() and torch.isfinite(cond.grad).all()
 
 
-def test_codeletion_head_within_idh_in_the_network():
+def test_label_structure_codeletion_within_idh_in_the_network():
     torch.manual_seed(0)
     base = {**SMALL.to_dict(), "pooling": "tumour_only"}
     x = torch.randn(2, 4, 12, 12, 12)
-    net = PSNet(NetworkConfig(**{**base, "codeletion_head": "within_idh"})).eval()
+    net = PSNet(NetworkConfig(**{**base, "label_structure": "codeletion_within_idh"})).eval()
     plain = PSNet(NetworkConfig(**base))
     plain.load_state_dict(net.state_dict())  # the same parameters: only the 1p/19q output differs
     plain.eval()
@@ -327,5 +329,31 @@ def test_codeletion_head_within_idh_in_the_network():
     torch.testing.assert_close(out["codeletion"], codeletion_within_idh(ref["idh"], ref["codeletion"]))
     probs = predict_probabilities(out)["codeletion"]
     torch.testing.assert_close(probs[:, 1], F.softmax(ref["idh"], 1)[:, 1] * F.softmax(ref["codeletion"], 1)[:, 1])
-    with pytest.raises(ValueError, match="codeletion_head"):
-        PSNet(NetworkConfig(**{**base, "codeletion_head": "joint"}))
+    with pytest.raises(ValueError, match="label_structure"):
+        PSNet(NetworkConfig(**{**base, "label_structure": "joint"}))
+
+
+def test_who_marginals_are_sums_over_the_classes():
+    torch.manual_seed(0)
+    logits = 3 * torch.randn(16, len(WHO_CLASSES))
+    out = who_marginals(logits)
+    p = F.softmax(logits, 1)
+    classes = torch.tensor(WHO_CLASSES)
+    torch.testing.assert_close(out["idh"].exp()[:, 1], p[:, classes[:, 0] == 1].sum(1))
+    torch.testing.assert_close(out["codeletion"].exp()[:, 1], p[:, classes[:, 1] == 1].sum(1))
+    torch.testing.assert_close(out["grade"].exp()[:, 2], p[:, classes[:, 2] == 4].sum(1))
+    for task in TASKS:
+        torch.testing.assert_close(out[task].exp().sum(1), torch.ones(16))
+    # a co-deleted tumour is IDH mutant and never grade IV: the marginals cannot say otherwise
+    codeleted_only = torch.full((1, len(WHO_CLASSES)), -30.0)
+    codeleted_only[0, WHO_CLASSES.index((1, 1, 3))] = 30.0
+    certain = who_marginals(codeleted_only)
+    assert certain["idh"].exp()[0, 1] > 0.999 and certain["grade"].exp()[0, 2] < 1e-6
+    # masked cross-entropy on a marginal trains the one head
+    net = PSNet(NetworkConfig(**{**SMALL.to_dict(), "pooling": "tumour_only", "label_structure": "who_classes"}))
+    assert set(net.heads) == {"who"} and net.heads["who"][2].out_features == 8
+    x = torch.randn(2, 4, 12, 12, 12)
+    result = net(x)
+    assert {k: tuple(v.shape) for k, v in result.items() if k != "seg"} == {"idh": (2, 2), "codeletion": (2, 2), "grade": (2, 3)}
+    F.cross_entropy(result["grade"], torch.tensor([0, 2])).backward()
+    assert net.heads["who"][0].weight.grad.abs().sum() > 0

@@ -72,10 +72,12 @@ class NetworkConfig:
     #: segmentation (as at inference); ``reference`` with the reference segmentation where the
     #: patient has one (clean statistics from the first epoch, before the segmentation is learnt)
     tumour_gate: str = "predicted"
-    #: ``independent`` (paper): the 1p/19q head's own softmax; ``within_idh``: WHO-consistent,
-    #: P(co-deleted) = P(IDH mutant) x P(co-deleted | IDH mutant), the head giving the second
-    #: factor (see :func:`codeletion_within_idh`)
-    codeletion_head: str = "independent"
+    #: how the three classification outputs relate: ``independent`` (paper) three softmax heads;
+    #: ``codeletion_within_idh``: P(co-deleted) = P(IDH mutant) x P(co-deleted | IDH mutant), the
+    #: 1p/19q head giving the second factor (:func:`codeletion_within_idh`); ``who_classes``: one
+    #: head over the eight WHO 2016 classes (:data:`WHO_CLASSES`), each task its marginal
+    #: (:func:`who_marginals`)
+    label_structure: str = "independent"
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -143,7 +145,11 @@ def _global_max(h: torch.Tensor) -> torch.Tensor:
 
 
 POOLINGS: tuple[str, ...] = ("global", "tumour", "tumour_only")
-CODELETION_HEADS: tuple[str, ...] = ("independent", "within_idh")
+LABEL_STRUCTURES: tuple[str, ...] = ("independent", "codeletion_within_idh", "who_classes")
+#: the WHO 2016 diffuse glioma classes as (IDH mutant, 1p/19q co-deleted, grade): a co-deletion
+#: only in IDH-mutant tumours (oligodendroglioma), which are grade II or III
+WHO_CLASSES: tuple[tuple[int, int, int], ...] = (
+    (0, 0, 2), (0, 0, 3), (0, 0, 4), (1, 0, 2), (1, 0, 3), (1, 0, 4), (1, 1, 2), (1, 1, 3))
 TUMOUR_GATES: tuple[str, ...] = ("predicted", "reference")
 
 #: how far (in z-scored intensity units) the gated maximum and minimum push voxels outside the
@@ -208,6 +214,23 @@ def codeletion_within_idh(idh_logits: torch.Tensor, conditional_logits: torch.Te
     log_intact = torch.where(log_codeleted > -math.log(2.0), torch.log(-torch.expm1(log_codeleted)),
                              torch.log1p(-torch.exp(log_codeleted)))
     return torch.stack([log_intact, log_codeleted], dim=1)
+
+
+def who_marginals(class_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-task log-probabilities from logits over :data:`WHO_CLASSES` ``(B, 8)``: IDH
+    (wildtype, mutant), 1p/19q (intact, co-deleted), grade (II, III, IV), each the log of the
+    summed probability of the classes with that label. A softmax or cross-entropy of them gives
+    the marginal probabilities, so an unknown label is still simply masked out of its task's
+    loss, and the outputs are consistent by construction (no co-deleted IDH wildtype, no
+    co-deleted grade IV)."""
+    logp = F.log_softmax(class_logits.float(), dim=1)
+    labels = torch.tensor(WHO_CLASSES, device=logp.device)
+    out = {}
+    for task, column, values in (("idh", 0, (0, 1)), ("codeletion", 1, (0, 1)), ("grade", 2, (2, 3, 4))):
+        out[task] = torch.stack([
+            torch.logsumexp(logp.masked_fill(labels[:, column] != v, float("-inf")), dim=1)
+            for v in values], dim=1)
+    return out
 
 
 class PointwiseConv3d(nn.Conv3d):
@@ -380,8 +403,8 @@ class PSNet(nn.Module):
             raise ValueError(f"unknown pooling {config.pooling!r} (one of {POOLINGS})")
         if config.tumour_gate not in TUMOUR_GATES:
             raise ValueError(f"unknown tumour_gate {config.tumour_gate!r} (one of {TUMOUR_GATES})")
-        if config.codeletion_head not in CODELETION_HEADS:
-            raise ValueError(f"unknown codeletion_head {config.codeletion_head!r} (one of {CODELETION_HEADS})")
+        if config.label_structure not in LABEL_STRUCTURES:
+            raise ValueError(f"unknown label_structure {config.label_structure!r} (one of {LABEL_STRUCTURES})")
         self._dropped = config.dropped_channels()
         f = config.filters
         self.encoders = nn.ModuleList()
@@ -413,14 +436,16 @@ class PSNet(nn.Module):
                               else nn.Conv3d(config.in_channels, config.tumour_contrasts, k, padding=k // 2))
         pooled = config.pooled_features()
         self.dropout = nn.Dropout(config.dropout)
+        outputs = ({"who": len(WHO_CLASSES)} if config.label_structure == "who_classes"
+                   else {task: config.n_classes[task] for task in TASKS})
         self.heads = nn.ModuleDict(
             {
-                task: nn.Sequential(
+                name: nn.Sequential(
                     nn.Linear(pooled, config.dense_units),
                     _activation(config.head_activation),
-                    nn.Linear(config.dense_units, config.n_classes[task]),
+                    nn.Linear(config.dense_units, n),
                 )
-                for task in TASKS
+                for name, n in outputs.items()
             }
         )
         self.seg_head = PointwiseConv3d(f(0), config.seg_classes)
@@ -498,8 +523,10 @@ class PSNet(nn.Module):
                 tumour = torch.where(known, reference.float().view_as(tumour), tumour)
             pooled.append(tumour_statistics(self.contrasts(x), tumour))
         features = self.dropout(torch.cat(pooled, dim=1))
-        out = {task: head(features) for task, head in self.heads.items()}
-        if self.config.codeletion_head == "within_idh":
+        out = {name: head(features) for name, head in self.heads.items()}
+        if self.config.label_structure == "who_classes":
+            out = who_marginals(out.pop("who"))
+        elif self.config.label_structure == "codeletion_within_idh":
             out["codeletion"] = codeletion_within_idh(out["idh"], out["codeletion"])
         out["seg"] = h
         return out
