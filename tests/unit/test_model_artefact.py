@@ -49,6 +49,23 @@ def test_round_trip_with_weights_only(artefact):
     assert "Not for clinical use" in card and "Intended use" in card
 
 
+@pytest.mark.parametrize("structure", ["codeletion_within_idh", "who_classes"])
+def test_round_trip_keeps_the_label_structure(structure, tmp_path):
+    settings = settings_from_config({"model": {"base_filters": 4, "depth": 3, "dense_units": 8, "norm": "instance",
+                                               "pooling": "tumour_only", "label_structure": structure}})
+    torch.manual_seed(0)
+    net = PSNet(settings.network).eval()
+    save_artefact(tmp_path, net, settings, spatial_shape=(12, 12, 12), training={"patients": 3})
+    loaded, info = load_artefact(tmp_path)
+    assert info["network"]["label_structure"] == structure
+    assert f"label structure `{structure}`" in (tmp_path / "MODEL_CARD.md").read_text()
+    x = torch.randn(1, 4, 12, 12, 12)
+    with torch.no_grad():
+        expected, got = net(x), loaded(x)
+    for key in ("idh", "codeletion", "grade"):
+        torch.testing.assert_close(got[key], expected[key])
+
+
 def test_same_weights_give_the_same_bytes(artefact, tmp_path):
     """model.pt depends only on the weights (not on the temporary file name it was written
     through), so two runs of the same training give the same file and checksum."""
