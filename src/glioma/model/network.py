@@ -390,7 +390,8 @@ class PSNet(nn.Module):
     """Multi-task 3D CNN: ``forward(x)`` returns a dict of logits.
 
     ``x``: ``(batch, in_channels, D, H, W)``. Output keys: one per task in :data:`TASKS`
-    (``(batch, n_classes)``) and ``"seg"`` (``(batch, seg_classes, D, H, W)``). Any input size
+    (``(batch, n_classes)``; log-probabilities, which act as logits, with a ``label_structure``
+    other than ``independent``) and ``"seg"`` (``(batch, seg_classes, D, H, W)``). Any input size
     works as long as the deepest level keeps at least one voxel.
     """
 
