@@ -15,6 +15,12 @@ In TSV/CSV files "missing" is an empty cell. In tensors it is ``-1`` (``UNKNOWN`
 from __future__ import annotations
 
 SEQUENCES: tuple[str, ...] = ("t1", "t1c", "t2", "flair")
+
+#: the WHO 2016 diffuse glioma classes as (IDH mutant, 1p/19q co-deleted, grade): a co-deletion
+#: only in IDH-mutant tumours (oligodendroglioma), which are grade II or III. The synthetic
+#: generator draws these classes; the network's ``label_structure`` builds on them.
+WHO_CLASSES: tuple[tuple[int, int, int], ...] = (
+    (0, 0, 2), (0, 0, 3), (0, 0, 4), (1, 0, 2), (1, 0, 3), (1, 0, 4), (1, 1, 2), (1, 1, 3))
 """Channel order of the network and file names of every per-patient folder."""
 
 UNKNOWN = -1

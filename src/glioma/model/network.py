@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from glioma.schema import SEQUENCES
+from glioma.schema import SEQUENCES, WHO_CLASSES
 
 TASKS: tuple[str, ...] = ("idh", "codeletion", "grade")
 """Classification tasks, in this order everywhere (heads, losses, predictions)."""
@@ -146,10 +146,6 @@ def _global_max(h: torch.Tensor) -> torch.Tensor:
 
 POOLINGS: tuple[str, ...] = ("global", "tumour", "tumour_only")
 LABEL_STRUCTURES: tuple[str, ...] = ("independent", "codeletion_within_idh", "who_classes")
-#: the WHO 2016 diffuse glioma classes as (IDH mutant, 1p/19q co-deleted, grade): a co-deletion
-#: only in IDH-mutant tumours (oligodendroglioma), which are grade II or III
-WHO_CLASSES: tuple[tuple[int, int, int], ...] = (
-    (0, 0, 2), (0, 0, 3), (0, 0, 4), (1, 0, 2), (1, 0, 3), (1, 0, 4), (1, 1, 2), (1, 1, 3))
 TUMOUR_GATES: tuple[str, ...] = ("predicted", "reference")
 
 #: how far (in z-scored intensity units) the gated maximum and minimum push voxels outside the

@@ -13,17 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from glioma.schema import WHO_CLASSES
+
 # class order: (idh, codeletion, grade)
-CLASSES: tuple[tuple[int, int, int], ...] = (
-    (0, 0, 2),
-    (0, 0, 3),
-    (0, 0, 4),
-    (1, 0, 2),
-    (1, 0, 3),
-    (1, 0, 4),
-    (1, 1, 2),
-    (1, 1, 3),
-)
+CLASSES: tuple[tuple[int, int, int], ...] = WHO_CLASSES
 CLASS_NAMES: tuple[str, ...] = (
     "astrocytoma_idhwt_g2",
     "astrocytoma_idhwt_g3",
