@@ -73,3 +73,20 @@ def test_stripped_input_is_recognised_and_whole_heads_are_not():
     assert stripped_input_mask(ants.from_numpy(head, spacing=(2.0, 2.0, 2.0)), min_ml=300, max_ml=2100) is None
     big = ants.from_numpy(brain, spacing=(4.0, 4.0, 4.0))  # 3.5 l: a head with zeroed air
     assert stripped_input_mask(big, min_ml=300, max_ml=2100) is None
+
+
+def test_flush_denormals_zeroes_denormals_inside_and_restores_the_default():
+    import torch
+
+    from glioma.preprocess.skullstrip import flush_denormals
+
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals (no SSE3)")
+    tiny = torch.tensor([1e-39], dtype=torch.float32)  # a denormal float32
+    assert (tiny * 1.0).item() != 0.0
+    with flush_denormals():
+        assert (tiny * 1.0).item() == 0.0
+    assert (tiny * 1.0).item() != 0.0  # torch's default again
+    with pytest.raises(RuntimeError), flush_denormals():
+        raise RuntimeError("a failing network")
+    assert (tiny * 1.0).item() != 0.0  # restored after an error too
