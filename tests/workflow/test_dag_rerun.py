@@ -73,3 +73,26 @@ def test_changing_one_cohort_reruns_only_its_jobs(workspace):
     alpha = _sheet(ws.root, "alpha")
     assert alpha.loc["101", "idh"] == "" and alpha.loc["102", "idh"] == "0"
     assert ws.snakemake("-n", *TARGETS).jobs() == []
+
+
+@pytest.mark.workflow
+def test_restart_after_a_kill_between_two_cohorts_ingest_plans_the_rest(workspace):
+    """A run killed after one cohort's subject sheet and part of the next cohort's ingest restarts.
+
+    Snakemake 9.15 counted the unfinished cohort's sheet checkpoint as done and the restarted
+    `make demo` stopped with FileNotFoundError on its subjects.tsv (2026-12-06); the workflow now
+    waits for that checkpoint and plans the missing ingest jobs.
+    """
+    ws = workspace
+    for name, ids in (("alpha", ["101", "102"]), ("beta", ["201", "202"]), ("gamma", ["301", "302"])):
+        ws.nifti_cohort(name, ids, labels=LABELS.format(a=ids[0], b=ids[1]), label_columns=COLUMNS)
+    ws.write_config([("alpha", "train"), ("beta", "train"), ("gamma", "test")])
+    # the state the kill left: alpha ingested, beta discovered with one of two patients ingested
+    ws.snakemake("results/ingest/alpha/subjects.tsv", "results/ingest/beta/discovered.tsv",
+                 "results/ingest/beta/201/record.json")
+
+    jobs = ws.snakemake("-n").jobs()
+    assert ("ingest_subject", {"cohort": "beta", "subject": "202"}) in jobs
+    assert ("ingest_sheet", {"cohort": "beta"}) in jobs
+    assert ("ingest_discover", {"cohort": "gamma"}) in jobs
+    assert not any(rule == "ingest_sheet" and w == {"cohort": "alpha"} for rule, w in jobs)

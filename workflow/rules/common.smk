@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from snakemake.exceptions import IncompleteCheckpointException
+from snakemake.io import checkpoint_target
 from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -119,6 +121,10 @@ def get_ingest_records(wildcards):
 def get_included_subjects(cohort):
     """IDs (strings) of the included patients of a cohort, from its subject sheet (checkpoint)."""
     sheet = checkpoints.ingest_sheet.get(cohort=cohort).output.subjects
+    if not os.path.exists(sheet):
+        # Snakemake 9.15 can count a checkpoint as done whose output is missing (a run killed
+        # between two cohorts' ingest, then restarted): wait for it as the checkpoint would
+        raise IncompleteCheckpointException(checkpoints.ingest_sheet.rule, checkpoint_target(sheet))
     stat = os.stat(sheet)
     return list(_included_subjects_cached(os.path.abspath(sheet), stat.st_mtime_ns, stat.st_size))
 
