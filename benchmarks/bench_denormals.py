@@ -14,7 +14,6 @@ Run: .venv/bin/python benchmarks/bench_denormals.py [--threads 1] [--size 96]
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import time
 from pathlib import Path
@@ -80,7 +79,6 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=96, help="crop edge in HD-BET voxels (1.5 mm)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     net, x = _network(), _input(args.size)
     print(f"HD-BET v1 network 0, one forward pass of {tuple(x.shape[2:])} voxels, "
           f"{args.threads} thread(s), torch {torch.__version__}, {_cpu_name()}")
