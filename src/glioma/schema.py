@@ -57,6 +57,9 @@ SUBJECT_SHEET_COLUMNS: tuple[str, ...] = (
 
 # --- inclusion summary: results/ingest/inclusion_summary.tsv ------------------------------------
 INCLUSION_SUMMARY_COLUMNS: tuple[str, ...] = ("cohort", "stage", "reason", "n")
+# reasons of the rows that count patients (found at discovery, included at the end); every other
+# reason is an exclusion. An empty reason also counts (tables written by hand).
+INCLUSION_COUNT_REASONS: tuple[str, ...] = ("found", "included")
 
 # --- predictions: our own CSV schema (one row per patient) ---------------------------------------
 # Truth columns use the unified encoding (empty = unknown); scores are softmax probabilities.

@@ -12,7 +12,13 @@ import pandas as pd
 
 from glioma.ingest.discover import read_discovered, read_labels
 from glioma.io import atomic
-from glioma.schema import INCLUSION_SUMMARY_COLUMNS, LABEL_COLUMNS, SEQUENCES, SUBJECT_SHEET_COLUMNS
+from glioma.schema import (
+    INCLUSION_COUNT_REASONS,
+    INCLUSION_SUMMARY_COLUMNS,
+    LABEL_COLUMNS,
+    SEQUENCES,
+    SUBJECT_SHEET_COLUMNS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +93,8 @@ def inclusion_summary(cohorts: Iterable[tuple[str, str | Path, str | Path]]) -> 
         sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
         exclusions = pd.read_csv(exclusions_path, sep="\t", dtype=str, keep_default_na=False)
         n_included = int((sheet["included"] == "1").sum())
-        rows.append({"cohort": cohort, "stage": "discover", "reason": "found", "n": n_included + len(exclusions)})
+        rows.append({"cohort": cohort, "stage": "discover", "reason": INCLUSION_COUNT_REASONS[0], "n": n_included + len(exclusions)})
         for (stage, reason), group in exclusions.groupby(["stage", "reason"], sort=True):
             rows.append({"cohort": cohort, "stage": stage, "reason": reason, "n": len(group)})
-        rows.append({"cohort": cohort, "stage": "ingest", "reason": "included", "n": n_included})
+        rows.append({"cohort": cohort, "stage": "ingest", "reason": INCLUSION_COUNT_REASONS[1], "n": n_included})
     return pd.DataFrame(rows, columns=list(INCLUSION_SUMMARY_COLUMNS))

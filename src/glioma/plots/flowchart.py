@@ -5,31 +5,33 @@ from __future__ import annotations
 import pandas as pd
 
 from glioma.plots.style import DOUBLE_COLUMN, RC, plt, subplots
+from glioma.schema import INCLUSION_COUNT_REASONS
 
 
 def flow_steps(summary: pd.DataFrame) -> dict[str, list[dict]]:
     """Cohort -> ordered steps ``{stage, n, exclusions: [(reason, n), ...]}``.
 
-    Rows with an empty ``reason`` give the number of patients at a stage; rows with a reason are
-    patients excluded at that stage. A stage without a count row gets the previous count minus
-    its exclusions.
+    Rows whose ``reason`` is empty or a count reason (``schema.INCLUSION_COUNT_REASONS``: found,
+    included) give the number of patients that reached a stage; every other row is patients
+    excluded at that stage, before the next one. A stage without a count row gets the previous
+    stage's count minus the previous stage's exclusions.
     """
     out: dict[str, list[dict]] = {}
     s = summary.fillna({"reason": ""})
+    is_count = s["reason"].astype(str).str.strip().isin(("", *INCLUSION_COUNT_REASONS))
     for cohort, rows in s.groupby("cohort", sort=False):
         steps: list[dict] = []
-        previous = None
         for stage, g in rows.groupby("stage", sort=False):
-            counts = g[g["reason"].str.strip() == ""]
-            excl = [(r, int(n)) for r, n in zip(g["reason"], g["n"], strict=True) if str(r).strip()]
+            counts = g[is_count.loc[g.index]]
+            excl = [(str(r), int(n)) for r, n, c in zip(g["reason"], g["n"], is_count.loc[g.index], strict=True)
+                    if not c]
             if len(counts):
                 n = int(counts["n"].astype(int).iloc[-1])
-            elif previous is not None:
-                n = previous - sum(k for _, k in excl)
+            elif steps and steps[-1]["n"] is not None:
+                n = steps[-1]["n"] - sum(k for _, k in steps[-1]["exclusions"])
             else:
                 n = None
             steps.append({"stage": str(stage), "n": n, "exclusions": excl})
-            previous = n
         out[str(cohort)] = steps
     return out
 
