@@ -18,13 +18,12 @@ def flow_steps(summary: pd.DataFrame) -> dict[str, list[dict]]:
     """
     out: dict[str, list[dict]] = {}
     s = summary.fillna({"reason": ""})
-    is_count = s["reason"].astype(str).str.strip().isin(("", *INCLUSION_COUNT_REASONS))
+    s = s.assign(is_count=s["reason"].astype(str).str.strip().isin(("", *INCLUSION_COUNT_REASONS)))
     for cohort, rows in s.groupby("cohort", sort=False):
         steps: list[dict] = []
         for stage, g in rows.groupby("stage", sort=False):
-            counts = g[is_count.loc[g.index]]
-            excl = [(str(r), int(n)) for r, n, c in zip(g["reason"], g["n"], is_count.loc[g.index], strict=True)
-                    if not c]
+            counts = g[g["is_count"]]
+            excl = [(str(r), int(n)) for r, n in zip(g.loc[~g["is_count"], "reason"], g.loc[~g["is_count"], "n"], strict=True)]
             if len(counts):
                 n = int(counts["n"].astype(int).iloc[-1])
             elif steps and steps[-1]["n"] is not None:
