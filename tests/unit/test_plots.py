@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from glioma.errors import InputError
 from glioma.ingest.sheet import inclusion_summary
 from glioma.plots.classification import confusion_figure
 from glioma.plots.flowchart import flow_steps
 from glioma.plots.segmentation import overlay_figure
-from glioma.plots.style import save_png_pdf
+from glioma.plots.style import format_p, save_png_pdf
 
 
 def test_flow_steps_fill_missing_counts() -> None:
@@ -50,3 +52,55 @@ def test_figures_save_png_and_pdf(tmp_path: Path) -> None:
     fig = overlay_figure([{"title": "x", "image": np.random.default_rng(0).random((8, 8, 4)),
                            "reference": mask, "prediction": None}])
     assert save_png_pdf(fig, tmp_path / "ov.png")[1].exists()
+
+
+def test_overlay_figure_names_its_colours_in_a_legend() -> None:
+    mask = np.zeros((8, 8, 4), bool)
+    mask[2:5, 2:5, 1:3] = True
+    image = np.random.default_rng(0).random((8, 8, 4))
+    fig = overlay_figure([{"title": "a", "image": image, "reference": mask, "prediction": mask},
+                          {"title": "b", "image": image, "reference": None, "prediction": mask}])
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["reference", "prediction"]
+    assert [h.get_color() for h in legend.legend_handles] == ["lime", "red"]
+    only_pred = overlay_figure([{"title": "b", "image": image, "reference": None, "prediction": mask}])
+    assert [t.get_text() for t in only_pred.legends[0].get_texts()] == ["prediction"]
+
+
+def test_format_p_never_prints_zero() -> None:
+    assert format_p(1e-12) == "p < 0.001"
+    assert format_p(0.0) == "p < 0.001"
+    assert format_p(0.0042) == "p = 0.004"
+    assert format_p(0.049) == "p = 0.049"
+    assert format_p(0.5) == "p = 0.50"
+    assert format_p(float("nan")) == "p = n/a"
+
+
+def test_flowchart_adds_the_preprocessing_qc_exclusions(tmp_path: Path) -> None:
+    """Fig. 2 goes on past ingest: the patients preprocessing QC excluded, by kind of reason
+    (the InputError prefix and the numbers dropped), and the number analysed."""
+    from glioma.evaluate.pipeline import write_flowchart
+    from glioma.preprocess.qc import qc_inclusion_rows, short_reason
+
+    reason = "patient '0014', file 'a/t1c.nii.gz': registration to the atlas failed QC: brain mask Dice 0.86 < 0.88"
+    assert short_reason(reason) == "registration to the atlas failed QC"
+    assert short_reason("no brain found") == "no brain found"
+    qc = pd.DataFrame({"cohort": "c", "subject": ["1", "2", "3", "4"], "status": ["ok", "excluded", "ok", "excluded"],
+                       "reason": ["", reason, "", reason.replace("0014", "0020")]})
+    rows = qc_inclusion_rows(qc)
+    assert rows.to_dict("records") == [
+        {"cohort": "c", "stage": "preprocess", "reason": "included", "n": 4},
+        {"cohort": "c", "stage": "preprocess", "reason": "registration to the atlas failed QC", "n": 2},
+        {"cohort": "c", "stage": "analysed", "reason": "included", "n": 2}]
+    summary = pd.DataFrame({"cohort": ["c", "c", "d"], "stage": ["discover", "ingest", "discover"],
+                            "reason": ["found", "included", "found"], "n": [5, 4, 3]})
+    summary.to_csv(tmp_path / "summary.tsv", sep="\t", index=False)
+    qc.to_csv(tmp_path / "qc.tsv", sep="\t", index=False)
+    steps = flow_steps(pd.concat([summary, rows], ignore_index=True))["c"]
+    assert [(s["stage"], s["n"]) for s in steps] == [("discover", 5), ("ingest", 4), ("preprocess", 4), ("analysed", 2)]
+    assert steps[2]["exclusions"] == [("registration to the atlas failed QC", 2)]
+    write_flowchart(tmp_path / "summary.tsv", tmp_path / "flow.png", qc_tables=[tmp_path / "qc.tsv"])
+    assert (tmp_path / "flow.pdf").stat().st_size > 0
+    qc.drop(columns="status").to_csv(tmp_path / "bad.tsv", sep="\t", index=False)
+    with pytest.raises(InputError, match="lacks columns.*status"):
+        write_flowchart(tmp_path / "summary.tsv", tmp_path / "flow.png", qc_tables=[tmp_path / "bad.tsv"])

@@ -45,6 +45,8 @@ rule evaluate_table1:
 rule evaluate_flowchart:
     input:
         summary="results/ingest/inclusion_summary.tsv",
+        # preprocessing-QC exclusions and the number analysed, per cohort
+        qc=expand("results/preprocess/{cohort}/qc.tsv", cohort=COHORT_NAMES),
     output:
         flowchart=report(
             f"{EVAL_DIR}/flowchart.png",

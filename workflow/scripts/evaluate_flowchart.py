@@ -6,4 +6,4 @@ setup_logging(snakemake.log[0])  # noqa: F821
 
 from glioma.evaluate.pipeline import write_flowchart  # noqa: E402
 
-write_flowchart(snakemake.input.summary, snakemake.output.flowchart)  # noqa: F821
+write_flowchart(snakemake.input.summary, snakemake.output.flowchart, qc_tables=list(snakemake.input.qc))  # noqa: F821

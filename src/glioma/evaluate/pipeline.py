@@ -156,10 +156,13 @@ def write_table1(sheets: Sequence[str | Path], roles: Sequence[str], table1_csv:
     return table
 
 
-def write_flowchart(inclusion_summary: str | Path, flowchart_png: str | Path) -> None:
-    """Fig. 2 from ``results/ingest/inclusion_summary.tsv``."""
+def write_flowchart(inclusion_summary: str | Path, flowchart_png: str | Path,
+                    qc_tables: Sequence[str | Path] = ()) -> None:
+    """Fig. 2 from ``results/ingest/inclusion_summary.tsv`` and, where given, each cohort's
+    preprocessing ``qc.tsv``: patients excluded by preprocessing QC and the number analysed."""
     from glioma.plots.flowchart import flowchart_figure
     from glioma.plots.style import save_png_pdf
+    from glioma.preprocess.qc import QC_COLUMNS, qc_inclusion_rows
 
     path = Path(inclusion_summary)
     if not path.is_file():
@@ -168,4 +171,15 @@ def write_flowchart(inclusion_summary: str | Path, flowchart_png: str | Path) ->
     missing = [c for c in schema.INCLUSION_SUMMARY_COLUMNS if c not in summary.columns]
     if missing:
         raise InputError(f"inclusion summary lacks columns {missing}", path=path)
+    qc_parts = []
+    for qc in qc_tables:
+        table = pd.read_csv(qc, sep="\t", dtype=str, keep_default_na=False)
+        lacking = [c for c in ("cohort", "status", "reason") if c not in table.columns]
+        if lacking:
+            raise InputError(f"preprocessing QC table lacks columns {lacking} (expected {list(QC_COLUMNS)})", path=qc)
+        qc_parts.append(qc_inclusion_rows(table))
+    if qc_parts:
+        summary = pd.concat([summary, *qc_parts], ignore_index=True)
+        order = {c: i for i, c in enumerate(dict.fromkeys(summary["cohort"]))}
+        summary = summary.sort_values("cohort", key=lambda s: s.map(order), kind="stable")
     save_png_pdf(flowchart_figure(summary), flowchart_png)

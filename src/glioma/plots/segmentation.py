@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from glioma.plots.style import DOUBLE_COLUMN, RC, plt, subplots
 
@@ -35,7 +36,8 @@ def overlay_figure(cases: list[dict]):  # noqa: ANN201
     """One panel per case: the axial slice with the largest reference tumour area.
 
     ``cases``: dicts with ``title``, ``image`` (3-D array), ``reference`` and ``prediction``
-    (3-D boolean arrays, same grid, either may be None). Reference in green, prediction in red.
+    (3-D boolean arrays, same grid, either may be None). Reference in green, prediction in red,
+    named in a legend below the panels.
     """
     n = max(len(cases), 1)
     ncols = min(n, 5)
@@ -59,5 +61,10 @@ def overlay_figure(cases: list[dict]):  # noqa: ANN201
                 if m is not None and m[:, :, z].any():
                     ax.contour(np.rot90(m[:, :, z]).astype(float), levels=[0.5], colors=color, linewidths=0.7)
             ax.set_title(case["title"], fontsize=6.5)
-        fig.tight_layout()
+        drawn = [(k, c) for k, c in (("reference", "lime"), ("prediction", "red"))
+                 if any(case.get(k) is not None for case in cases)]
+        if drawn:
+            fig.legend([Line2D([], [], color=c, lw=1.2) for _, c in drawn], [k for k, _ in drawn],
+                       loc="lower center", ncol=len(drawn), frameon=False, fontsize=6.5)
+        fig.tight_layout(rect=(0, 0.06 if drawn else 0, 1, 1))
     return fig

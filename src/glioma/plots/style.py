@@ -53,3 +53,15 @@ def save_png_pdf(fig, png: str | Path, pdf: str | Path | None = None) -> tuple[P
         save_figure(fig, pdf)
     plt.close(fig)
     return png, pdf
+
+
+def format_p(p: float, digits: int = 2) -> str:
+    """A p-value for a figure: ``p < 0.001`` below 0.001 (never ``p = 0.00``), three decimals below
+    0.1 (so 0.049 is not shown as 0.05), ``digits`` above, ``p = n/a`` for NaN."""
+    if p is None or p != p:  # None or NaN
+        return "p = n/a"
+    if p < 0.001:
+        return "p < 0.001"
+    if p < 0.1:
+        return f"p = {p:.3f}"
+    return f"p = {p:.{digits}f}"

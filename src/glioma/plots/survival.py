@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from glioma.evaluate.subtypes import WHO2016_CLASSES
-from glioma.plots.style import DOUBLE_COLUMN, RC, plt, subplots
+from glioma.plots.style import DOUBLE_COLUMN, RC, format_p, plt, subplots
 
 
 def km_figure(frame: pd.DataFrame, logrank: pd.DataFrame, truth: str = "who2016_true", pred: str = "who2016_pred"):  # noqa: ANN201
@@ -27,7 +27,7 @@ def km_figure(frame: pd.DataFrame, logrank: pd.DataFrame, truth: str = "who2016_
                 km.plot_survival_function(ax=ax, ci_show=False, ls=style, lw=1.0, show_censors=True,
                                           censor_styles={"ms": 3, "marker": "|"})
             p = p_by.get(subtype, np.nan)
-            ax.set_title(f"{subtype}\nlog-rank p = {'n/a' if pd.isna(p) else f'{p:.2f}'}", fontsize=7)
+            ax.set_title(f"{subtype}\nlog-rank {format_p(p)}", fontsize=7)
             ax.set_xlabel("years")
             ax.set_ylabel("overall survival")
             ax.set_ylim(0, 1.05)

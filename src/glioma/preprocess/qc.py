@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from glioma.io.atomic import save_figure, write_table
-from glioma.schema import SEQUENCES
+from glioma.schema import INCLUSION_SUMMARY_COLUMNS, SEQUENCES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -170,3 +174,30 @@ def aggregate_qc(
     plt.close(fig)
     logger.info("QC of %d patients (%d excluded) -> %s", len(frame), int((~ok).sum()), table)
     return Path(table)
+
+
+def short_reason(reason: str) -> str:
+    """The kind of a recorded exclusion, for a flowchart box: the ``patient '..', file '..': ``
+    prefix of an InputError and the details after the next colon are dropped
+    ("registration to the atlas failed QC")."""
+    text = str(reason).strip()
+    match = re.match(r"^patient '[^']*'(?:, file '[^']*')?: ", text)
+    if match:
+        text = text[match.end():]
+    return text.split(":", 1)[0].strip() or "unspecified"
+
+
+def qc_inclusion_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Fig. 2 rows (``schema.INCLUSION_SUMMARY_COLUMNS``) from qc.tsv tables: per cohort, the
+    patients that entered stage ``preprocess`` and those excluded there by kind of reason, then
+    the count at stage ``analysed`` (status ok)."""
+    import pandas as pd
+
+    rows = []
+    for cohort, g in table.groupby("cohort", sort=False):
+        bad = g[g["status"] != "ok"]
+        rows.append({"cohort": cohort, "stage": "preprocess", "reason": "included", "n": len(g)})
+        for reason, n in bad["reason"].map(short_reason).value_counts(sort=False).items():
+            rows.append({"cohort": cohort, "stage": "preprocess", "reason": reason, "n": int(n)})
+        rows.append({"cohort": cohort, "stage": "analysed", "reason": "included", "n": int((g["status"] == "ok").sum())})
+    return pd.DataFrame(rows, columns=list(INCLUSION_SUMMARY_COLUMNS))
