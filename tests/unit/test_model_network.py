@@ -357,3 +357,19 @@ def test_who_marginals_are_sums_over_the_classes():
     assert {k: tuple(v.shape) for k, v in result.items() if k != "seg"} == {"idh": (2, 2), "codeletion": (2, 2), "grade": (2, 3)}
     F.cross_entropy(result["grade"], torch.tensor([0, 2])).backward()
     assert net.heads["who"][0].weight.grad.abs().sum() > 0
+
+
+def test_a_misspelt_setting_is_an_error_not_a_default():
+    from glioma.errors import ConfigError
+    from glioma.model.config import settings_from_config
+
+    good = {"model": {"base_filters": 4, "depth": 3, "input_shape": None},
+            "train": {"lr": 1e-3, "grid": {"lr": [1e-3]}, "augmentation": {"prob": 0.5}}}
+    settings = settings_from_config(good)
+    assert settings.network.base_filters == 4 and settings.train.augmentation.prob == 0.5
+    for section, key, bad in (("model", "base_filter", 8), ("train", "learning_rate", 0.1),
+                              ("train", "augmentation", {"probability": 0.5})):
+        config = {s: dict(v) for s, v in good.items()}
+        config[section][key] = bad
+        with pytest.raises(ConfigError, match="unknown key"):
+            settings_from_config(config)

@@ -23,7 +23,7 @@ import torch
 from monai import transforms as mt
 from torch.utils.data import Dataset, Sampler
 
-from glioma.errors import InputError
+from glioma.errors import ConfigError, InputError
 from glioma.schema import PREPROCESS_FILES, SEQUENCES, UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,11 @@ class AugmentationConfig:
     @classmethod
     def from_dict(cls, values: dict | None) -> AugmentationConfig:
         values = values or {}
-        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"train.augmentation: unknown key(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(cls.__dataclass_fields__)}")
+        return cls(**values)
 
 
 def build_augmentation(config: AugmentationConfig, spatial_shape: Sequence[int]) -> mt.Compose:

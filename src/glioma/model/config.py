@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from glioma.data.dataset import AugmentationConfig
+from glioma.errors import ConfigError
 from glioma.model.losses import PAPER_TASK_WEIGHTS
 from glioma.model.network import NetworkConfig
 
@@ -49,6 +50,9 @@ class TrainConfig:
     def from_dict(cls, values: Mapping[str, Any] | None) -> TrainConfig:
         values = dict(values or {})
         names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names - {"grid"})  # grid: the workflow's selection, not one run's
+        if unknown:
+            raise ConfigError(f"train: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
         kwargs = {k: v for k, v in values.items() if k in names}
         if "augmentation" in kwargs and not isinstance(kwargs["augmentation"], AugmentationConfig):
             kwargs["augmentation"] = AugmentationConfig.from_dict(kwargs["augmentation"])

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from glioma.errors import ConfigError
 from glioma.schema import SEQUENCES, WHO_CLASSES
 
 TASKS: tuple[str, ...] = ("idh", "codeletion", "grade")
@@ -86,7 +87,12 @@ class NetworkConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> NetworkConfig:
-        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        """Build from a config's ``model:`` section; an unknown key is an error (a misspelt
+        setting would otherwise fall back to its default without a word)."""
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"model: unknown key(s) {', '.join(unknown)}; known: {', '.join(cls.__dataclass_fields__)}")
+        known = dict(values)
         if "drop_sequences" in known:
             known["drop_sequences"] = tuple(known["drop_sequences"] or ())
         return cls(**known)
