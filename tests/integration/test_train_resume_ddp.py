@@ -84,6 +84,34 @@ def test_resume_after_crash_equals_uninterrupted_run(tmp_path, records):
     assert len(other.history) == 1
 
 
+def test_changed_training_data_trains_afresh_instead_of_resuming(tmp_path, records, caplog):
+    """A finished run folder is resumed (nothing to do) only for the same data: a patient more
+    or a corrected label means new training, not the old checkpoint's weights."""
+    settings = _settings(max_epochs=1)
+    first = train_run(tmp_path / "run", settings, datamodule=_dm(records, settings))
+    weights = {k: v.clone() for k, v in first.module.net.state_dict().items()}
+    caplog.set_level("INFO", logger="glioma.model.train")
+
+    def resumed() -> bool:
+        return any(r.getMessage().startswith("resuming from") for r in caplog.records)
+
+    caplog.clear()
+    again = train_run(tmp_path / "run", settings, datamodule=_dm(records, settings))
+    assert resumed()
+    assert all(torch.equal(weights[k], v) for k, v in again.module.net.state_dict().items())
+
+    relabelled = [dict(r) for r in records[0]]
+    relabelled[0]["grade"] = (relabelled[0]["grade"] + 1) % 3
+    caplog.clear()
+    changed = train_run(tmp_path / "run", settings, datamodule=_dm((relabelled, records[1]), settings))
+    assert not resumed()
+    assert "training data differ" in caplog.text
+    assert not all(torch.equal(weights[k], v) for k, v in changed.module.net.state_dict().items())
+    caplog.clear()
+    fewer = train_run(tmp_path / "run", settings, datamodule=_dm((records[0][:-2], records[1]), settings))
+    assert len(fewer.history) == 1 and not resumed()
+
+
 @pytest.mark.slow
 def test_ddp_two_processes_match_one_process(tmp_path, records):
     # same global batch: 1 process x batch 2 vs 2 processes x batch 1; no dropout (its draws

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from glioma.data.datamodule import GliomaDataModule, load_records
+from glioma.data.datamodule import GliomaDataModule, load_records, records_digest
 from glioma.data.dataset import (
     AugmentationConfig,
     EpochSampler,
@@ -100,3 +100,20 @@ def test_empty_validation_fold_is_a_clear_error(toy):
     # the final run (no validation folds) is unaffected
     GliomaDataModule(no_val, pre, batch_size=2, val_folds=(),
                      augmentation=AugmentationConfig(prob=0.0)).setup("fit")
+
+
+def test_records_digest_changes_with_any_patient_label_or_voxel(toy):
+    pre, splits = toy
+    records = load_records(splits, pre, ["train", "val"])
+    base = records_digest(records)
+    assert records_digest(load_records(splits, pre, ["train", "val"])) == base  # same data, same digest
+    assert records_digest(records[:-1]) != base  # a patient fewer
+    assert records_digest(records[::-1]) != base  # the order training draws from
+    relabelled = [dict(r) for r in records]
+    relabelled[0]["idh"] = 1 - relabelled[0]["idh"] if relabelled[0]["idh"] >= 0 else 0
+    assert records_digest(relabelled) != base  # a corrected label
+    voxel = [dict(r) for r in records]
+    voxel[2]["image"] = voxel[2]["image"].copy()
+    voxel[2]["image"][0, 5, 5, 5] += 1e-3
+    assert records_digest(voxel) != base  # a re-preprocessed scan
+    assert records_digest(records) == base  # and none of that touched the loaded records

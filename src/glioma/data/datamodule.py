@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
@@ -42,6 +45,20 @@ def load_records(
             "or preprocess to one grid"
         )
     return records
+
+
+def records_digest(records: Sequence[dict]) -> str:
+    """SHA-256 over what training sees of ``records``, in order: each patient's cohort, id,
+    labels, whether it has a segmentation, and the bytes of its image and mask (after any
+    ``input_shape`` crop). Two runs with the same digest trained on the same data."""
+    h = hashlib.sha256()
+    for r in records:
+        meta = [r["cohort"], r["subject"], int(r["has_seg"]), int(r["idh"]), int(r["codeletion"]),
+                int(r["grade"]), list(r["image"].shape), str(r["image"].dtype), str(r["seg"].dtype)]
+        h.update(json.dumps(meta).encode())
+        h.update(np.ascontiguousarray(r["image"]).data)
+        h.update(np.ascontiguousarray(r["seg"]).data)
+    return h.hexdigest()
 
 
 class GliomaDataModule(pl.LightningDataModule):
@@ -99,6 +116,14 @@ class GliomaDataModule(pl.LightningDataModule):
                 "validation hold-out (cohort.validation_fraction > 0 and enough training patients)")
         log.info("data: %d training, %d validation patients", len(self.train_records),
                  len(self.val_records or []))
+
+    def data_fingerprint(self) -> dict:
+        """Patient counts and :func:`records_digest` of the training and validation data
+        (call after ``setup``)."""
+        assert self.train_records is not None
+        val = self.val_records or []
+        return {"n_train": len(self.train_records), "train": records_digest(self.train_records),
+                "n_val": len(val), "val": records_digest(val)}
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:

@@ -3,7 +3,8 @@
 A run folder holds::
 
     checkpoints/last.ckpt, checkpoints/best.ckpt   Lightning checkpoints (resume from last)
-    fingerprint.json                               settings the checkpoints belong to
+    fingerprint.json                               settings, folds and data digest the
+                                                   checkpoints belong to
     metrics.csv                                    one row per epoch (see README.md)
     config.yaml                                    the resolved settings of this run
     run_info.json                                  versions, seed, git revision, host, times,
@@ -11,8 +12,8 @@ A run folder holds::
     result.json                                    best epoch / losses (selection) or summary
     lightning_logs/                                Lightning's own step-level CSV log
 
-A run restarted on the same folder with the same settings resumes from ``last.ckpt``; in
-deterministic mode the final weights equal those of an uninterrupted run.
+A run restarted on the same folder with the same settings and the same data resumes from
+``last.ckpt``; in deterministic mode the final weights equal those of an uninterrupted run.
 
 With several ranks (DDP) every rank runs :func:`train_run`; only global rank zero writes files
 (each write atomic), the others only read the run folder to take the same resume decision.
@@ -183,12 +184,18 @@ def class_weights(datamodule: GliomaDataModule, mode: str) -> dict[str, list[flo
     return {t: class_weights_from_prevalence(datamodule.train_labels(t), n_classes[t]) for t in TASKS}
 
 
-def _fingerprint(settings: ModelSettings, train_folds: Sequence[str], val_folds: Sequence[str],
-                 max_epochs: int) -> dict:
+def _fingerprint(settings: ModelSettings, datamodule: GliomaDataModule, has_validation: bool) -> dict:
+    """What a checkpoint belongs to: the settings (less those that do not change the weights),
+    the folds, and the digest of the data itself, so that a changed cohort (new patients, a
+    corrected label, a re-preprocessed scan) starts training afresh instead of resuming."""
     d = settings.to_dict()
     d["train"] = {k: v for k, v in d["train"].items()
                   if k not in {"max_epochs", "progress_bar", "num_workers", "threads"}}
-    return {"settings": d, "train_folds": list(train_folds), "val_folds": list(val_folds)}
+    data = datamodule.data_fingerprint()
+    if not has_validation:
+        data = {k: v for k, v in data.items() if k not in {"n_val", "val"}}
+    return {"settings": d, "train_folds": list(datamodule.train_folds),
+            "val_folds": list(datamodule.val_folds) if has_validation else [], "data": data}
 
 
 def train_run(
@@ -248,8 +255,8 @@ def train_run(
     # before it writes the new fingerprint, and every rank reads the fingerprint before it looks
     # for last.ckpt, so all ranks take the same resume decision.
     rank_zero = trainer.is_global_zero
-    fingerprint = json.loads(json.dumps(_fingerprint(
-        settings, datamodule.train_folds, datamodule.val_folds if has_validation else (), epochs), default=str))
+    datamodule.setup("fit")  # the fingerprint holds the digest of the loaded data
+    fingerprint = json.loads(json.dumps(_fingerprint(settings, datamodule, has_validation), default=str))
     fp_path = out_dir / "fingerprint.json"
     last = ckpt_dir / "last.ckpt"
     same_settings = fp_path.is_file() and json.loads(fp_path.read_text()) == fingerprint
@@ -259,12 +266,14 @@ def train_run(
         log.info("resuming from %s", last)
         if rank_zero:  # read before the logger starts, which deletes it
             trainer.callbacks.append(StepLogCarry(read_step_log(out_dir / STEP_LOG)))
-    elif rank_zero:
-        for stale in ckpt_dir.glob("*.ckpt"):
-            stale.unlink(missing_ok=True)
-        write_json(fp_path, fingerprint)
-
-    datamodule.setup("fit")
+    else:
+        if last.is_file():
+            log.info("not resuming from %s: %s", last, "resume is off" if not resume else
+                     "its settings or training data differ from this run's; training afresh")
+        if rank_zero:
+            for stale in ckpt_dir.glob("*.ckpt"):
+                stale.unlink(missing_ok=True)
+            write_json(fp_path, fingerprint)
     module = _make_module(settings, datamodule, has_validation)
     module.metrics_path = out_dir / "metrics.csv"
     info = run_info(cfg.seed, trainer)
