@@ -40,6 +40,7 @@ def test_cohort_train_predict_chain(tmp_path):
         assert {"train_loss", "val_loss", "val_loss_ma", "val_dice", "val_auc_idh"} <= set(metrics)
         info = json.loads((out / "run_info.json").read_text())
         assert info["seed"] == 1 and "git_revision" in info and "torch" in info
+        assert info["precision"] == "32-true"  # the resolved Lightning precision
     summary = tmp_path / "select" / "summary.tsv"
     assert main(["train", "summarize", "--results", *results, "--out", str(summary)]) == 0
     table = pd.read_csv(summary, sep="\t")

@@ -61,6 +61,31 @@ def test_augmentation_is_seeded_by_epoch_and_index(toy):
     assert torch.equal(plain["image"], torch.from_numpy(records[1]["image"]))
 
 
+def test_gamma_and_blur_augmentation_change_appearance_only_when_asked():
+    from glioma.data.dataset import build_augmentation
+
+    base = dict(prob=1.0, rotate_deg=0.0, brightness=0.0, contrast=0.0, crop_fraction=1.0)
+    rng = np.random.default_rng(0)
+    image = torch.from_numpy(rng.normal(size=(4, 12, 14, 10)).astype(np.float32))
+    seg = torch.zeros(1, 12, 14, 10)
+
+    def run(**kw):
+        transform = build_augmentation(AugmentationConfig(**base, **kw), (12, 14, 10))
+        transform.set_random_state(seed=1)
+        return torch.as_tensor(transform({"image": image.clone(), "seg": seg.clone()})["image"]).as_subclass(torch.Tensor).float()
+
+    assert torch.allclose(run(), image, atol=1e-4)  # off by default: the earlier recipe, unchanged
+    gamma = run(gamma=0.5)
+    assert not torch.allclose(gamma, image)
+    # a gamma curve keeps the z-scored mean and spread (retain_stats) and the intensity order
+    assert abs(float(gamma.mean() - image.mean())) < 1e-3 and abs(float(gamma.std() - image.std())) < 1e-3
+    order = torch.argsort(image.flatten())
+    assert bool((gamma.flatten()[order].diff() >= -1e-5).all())
+    # a blur smooths: neighbouring voxels become alike
+    blurred = run(blur_sigma=1.5)
+    assert float(blurred.diff(dim=1).abs().mean()) < 0.8 * float(image.diff(dim=1).abs().mean())
+
+
 def test_epoch_sampler_shards_like_one_process():
     one = EpochSampler(10, seed=1)
     one.set_epoch(3)

@@ -73,6 +73,11 @@ class AugmentationConfig:
     brightness: float = 0.1
     contrast: float = 0.1
     crop_fraction: float = 0.9
+    #: scanner appearance (off at 0): a gamma curve with ``|log gamma|`` up to this (per patient,
+    #: all sequences, mean and spread kept), and a Gaussian blur of up to this many voxels (sigma,
+    #: per axis), as thick slices and coarser scanners give
+    gamma: float = 0.0
+    blur_sigma: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,6 +111,12 @@ def build_augmentation(config: AugmentationConfig, spatial_shape: Sequence[int])
             ),
             mt.RandShiftIntensityd(keys=["image"], offsets=config.brightness, prob=config.prob),
             mt.RandScaleIntensityd(keys=["image"], factors=config.contrast, prob=config.prob),
+            *([mt.RandAdjustContrastd(keys=["image"], prob=config.prob, retain_stats=True,
+                                      gamma=(math.exp(-config.gamma), math.exp(config.gamma)))]
+              if config.gamma > 0 else []),
+            *([mt.RandGaussianSmoothd(keys=["image"], prob=config.prob, sigma_x=(0.0, config.blur_sigma),
+                                      sigma_y=(0.0, config.blur_sigma), sigma_z=(0.0, config.blur_sigma))]
+              if config.blur_sigma > 0 else []),
             mt.RandSpatialCropd(keys=["image", "seg"], roi_size=crop, random_size=False),
             mt.ResizeWithPadOrCropd(keys=["image", "seg"], spatial_size=shape),
         ]

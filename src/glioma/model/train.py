@@ -45,7 +45,7 @@ from pytorch_lightning.loggers import CSVLogger
 from glioma.data.datamodule import GliomaDataModule
 from glioma.data.splits import read_splits
 from glioma.io.atomic import write_json, write_table, write_text
-from glioma.model.config import ModelSettings
+from glioma.model.config import ModelSettings, resolve_precision
 from glioma.model.losses import class_weights_from_prevalence
 from glioma.model.network import TASKS
 
@@ -230,12 +230,13 @@ def train_run(
         callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True,
                                          enable_version_counter=False))
     multi = str(cfg.devices) not in {"1", "auto"} or cfg.num_nodes > 1
+    precision = resolve_precision(cfg.precision, cfg.accelerator)
     trainer = pl.Trainer(
         accelerator=cfg.accelerator,
         strategy=cfg.strategy,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
-        precision=cfg.precision,
+        precision=precision,
         max_epochs=epochs,
         deterministic=cfg.deterministic,
         callbacks=callbacks,
@@ -257,6 +258,7 @@ def train_run(
     rank_zero = trainer.is_global_zero
     datamodule.setup("fit")  # the fingerprint holds the digest of the loaded data
     fingerprint = json.loads(json.dumps(_fingerprint(settings, datamodule, has_validation), default=str))
+    fingerprint["precision"] = precision  # "auto" resolves per machine: resume only in the same one
     fp_path = out_dir / "fingerprint.json"
     last = ckpt_dir / "last.ckpt"
     same_settings = fp_path.is_file() and json.loads(fp_path.read_text()) == fingerprint
@@ -276,7 +278,7 @@ def train_run(
             write_json(fp_path, fingerprint)
     module = _make_module(settings, datamodule, has_validation)
     module.metrics_path = out_dir / "metrics.csv"
-    info = run_info(cfg.seed, trainer)
+    info = {**run_info(cfg.seed, trainer), "precision": precision}
     if rank_zero:
         write_text(out_dir / "config.yaml", yaml.safe_dump(
             {**settings.to_dict(), "max_epochs_run": epochs, "has_validation": has_validation,
