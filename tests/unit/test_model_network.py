@@ -73,6 +73,18 @@ def test_head_activation_from_config():
         PSNet(NetworkConfig(base_filters=4, depth=3, head_activation="tanh"))
 
 
+def test_dense_units_zero_gives_linear_heads():
+    net = PSNet(NetworkConfig(base_filters=4, depth=3, dense_units=0, pooling="tumour_only"))
+    for name, n in (("idh", 2), ("codeletion", 2), ("grade", 3)):
+        layers = list(net.heads[name])
+        assert len(layers) == 1 and isinstance(layers[0], torch.nn.Linear)
+        assert (layers[0].in_features, layers[0].out_features) == (net.config.pooled_features(), n)
+    out = net(torch.randn(2, 4, 12, 12, 12))
+    assert out["grade"].shape == (2, 3) and out["idh"].shape == (2, 2)
+    with pytest.raises(ValueError, match="dense_units"):
+        PSNet(NetworkConfig(base_filters=4, depth=3, dense_units=-1))
+
+
 def test_wrong_channel_count_is_refused():
     with pytest.raises(ValueError, match="expected input"):
         PSNet(SMALL)(torch.randn(1, 3, 12, 12, 12))

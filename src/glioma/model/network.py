@@ -36,6 +36,7 @@ class NetworkConfig:
     depth: int = 5
     first_kernel: int = 9
     first_stride: int = 3
+    #: hidden units of each dense head (paper 512); 0: a linear head (one layer, no hidden units)
     dense_units: int = 512
     dropout: float = 0.25
     norm: str = "batch"  # batch | instance | group
@@ -441,13 +442,15 @@ class PSNet(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         outputs = ({"who": len(WHO_CLASSES)} if config.label_structure == "who_classes"
                    else {task: config.n_classes[task] for task in TASKS})
+        if config.dense_units < 0:
+            raise ValueError(f"dense_units must be >= 0, got {config.dense_units}")
         self.heads = nn.ModuleDict(
             {
                 name: nn.Sequential(
                     nn.Linear(pooled, config.dense_units),
                     _activation(config.head_activation),
                     nn.Linear(config.dense_units, n),
-                )
+                ) if config.dense_units else nn.Sequential(nn.Linear(pooled, n))
                 for name, n in outputs.items()
             }
         )
