@@ -69,7 +69,9 @@ def _probe(net, splits, preprocess_root: Path, raw_root: Path, test_subjects) ->
     x = np.array(features)
     train = (rows["role"] == "train").to_numpy()
     test = ~train
-    fit = lambda cols, y: make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000)).fit(cols, y)  # noqa: E731
+    def fit(x_train, y_train):  # noqa: ANN001, ANN202 - arrays in, a fitted pipeline out
+        return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000)).fit(x_train, y_train)
+
     grades = rows["grade"].map(lambda v: int(float(v)) if str(v).strip() not in {"", "nan"} else -1).to_numpy()
     known = train & (grades > 0)
     scores = fit(x[known], grades[known]).predict_proba(x[test])
@@ -123,13 +125,13 @@ def main() -> int:
     from glioma.model.infer import SCORE_COLUMNS, model_vs_oracle
     from glioma.model.lightning import hard_dice
     from glioma.model.network import predict_probabilities
-    from glioma.model.train import _datamodule, train_run
+    from glioma.model.train import fold_datamodule, train_run
 
     config = _merge(yaml.safe_load(Path(args.config).read_text()), json.loads(args.override))
     config["train"] = {**config.get("train", {}), "threads": args.threads, "progress_bar": False}
     settings = settings_from_config(config)
     preprocess_root = results / "preprocess"
-    datamodule = _datamodule(splits_path, preprocess_root, settings, ("train", "val"), ())
+    datamodule = fold_datamodule(splits_path, preprocess_root, settings, ("train", "val"), ())
     start = time.perf_counter()
     run = train_run(Path(args.out) / args.tag, settings, datamodule=datamodule, has_validation=False,
                     max_epochs=args.epochs)

@@ -331,7 +331,7 @@ def select_run(out_dir: str | Path, splits_path: str | Path, preprocess_root: st
     """One grid point of the model selection: train on fold ``train``, validate on ``val``;
     writes ``result.json`` and returns it."""
     out_dir = Path(out_dir)
-    dm = _datamodule(splits_path, preprocess_root, settings, ("train",), ("val",))
+    dm = fold_datamodule(splits_path, preprocess_root, settings, ("train",), ("val",))
     result = train_run(out_dir, settings, datamodule=dm, has_validation=True)
     hist = result.history
     summary = {
@@ -347,7 +347,10 @@ def select_run(out_dir: str | Path, splits_path: str | Path, preprocess_root: st
     return summary
 
 
-def _datamodule(splits_path, preprocess_root, settings: ModelSettings, train_folds, val_folds):
+def fold_datamodule(splits_path: str | Path, preprocess_root: str | Path, settings: ModelSettings,
+                    train_folds: Sequence[str], val_folds: Sequence[str]) -> GliomaDataModule:
+    """The data module of a run: the splits table's ``train_folds`` for training and
+    ``val_folds`` for validation, with the run's batch size, augmentation, seed and input shape."""
     cfg = settings.train
     return GliomaDataModule(
         read_splits(splits_path), preprocess_root, train_folds=train_folds, val_folds=val_folds,
@@ -423,7 +426,7 @@ def final_run(out_dir: str | Path, splits_path: str | Path, preprocess_root: str
     from glioma.model.artefact import save_artefact
 
     out_dir = Path(out_dir)
-    dm = _datamodule(splits_path, preprocess_root, settings, ("train", "val"), ())
+    dm = fold_datamodule(splits_path, preprocess_root, settings, ("train", "val"), ())
     result = train_run(out_dir, settings, datamodule=dm, has_validation=False, max_epochs=epochs)
     if result.is_global_zero:
         training = {"patients": len(dm.train_records), "epochs": epochs,
