@@ -10,6 +10,7 @@ from glioma.model.network import (
     NetworkConfig,
     PointwiseConv3d,
     PSNet,
+    SubpixelConvTranspose3d,
     _SlabConv3d,
     codeletion_within_idh,
     conv3d,
@@ -139,6 +140,43 @@ def test_pointwise_convolution_equals_a_1x1x1_convolution(channels_last):
              for out, module in zip(outputs, (pointwise, conv), strict=True)]
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(9, 3, 3), (2, 2, 0), (4, 2, 1), (6, 3, 0)])
+def test_subpixel_transposed_convolution_equals_conv_transpose3d(kernel, stride, padding):
+    """Same parameters and keys as nn.ConvTranspose3d; same output and gradients (float64, so
+    only rounding could differ) for every output padding the transposed convolution allows."""
+    torch.manual_seed(0)
+    subpixel = SubpixelConvTranspose3d(3, 2, kernel, stride, padding).double()
+    plain = torch.nn.ConvTranspose3d(3, 2, kernel, stride=stride, padding=padding).double()
+    plain.load_state_dict(subpixel.state_dict())
+    x = torch.randn(2, 3, 5, 6, 4, dtype=torch.double, requires_grad=True)
+    base = [(n - 1) * stride - 2 * padding + kernel for n in x.shape[2:]]
+    for extra in range(stride):
+        size = [n + extra for n in base]
+        outputs = [module(x, output_size=size) for module in (subpixel, plain)]
+        assert outputs[0].shape == outputs[1].shape == (2, 2, *size)
+        torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=1e-12)
+        target = torch.randn_like(outputs[1])
+        grads = [torch.autograd.grad((out * target).sum(), [x, module.weight, module.bias])
+                 for out, module in zip(outputs, (subpixel, plain), strict=True)]
+        for a, b in zip(*grads, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-11)
+    with pytest.raises(ValueError, match="valid sizes"):
+        subpixel(x, output_size=[n + stride for n in base])
+    with pytest.raises(ValueError, match="kernel % stride"):
+        SubpixelConvTranspose3d(3, 2, 5, 3, 1)
+
+
+def test_first_upsampling_is_subpixel_and_tumour_only_skips_the_level_maxima():
+    net = PSNet(NetworkConfig(base_filters=4, depth=3, dense_units=0, dropout=0.0, pooling="tumour_only"))
+    assert isinstance(net.ups[0], SubpixelConvTranspose3d)
+    assert net.config.pooled_features() == 3 * net.config.tumour_contrasts + 4
+    seen = []
+    net.dropout.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape))
+    net(torch.randn(1, 4, 18, 21, 19))
+    assert seen == [torch.Size([1, net.config.pooled_features()])]
+    assert net._level_max(torch.randn(2, 4, 3, 3, 3)).shape == (2, 0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
