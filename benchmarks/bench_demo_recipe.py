@@ -1,8 +1,9 @@
 """A training recipe on the demo's own preprocessed cohort, scored against the generator's oracle.
 
 After ``make demo`` (it needs ``results/cohort/splits.tsv``, ``results/preprocess/`` and the
-synthetic test cohort's ``oracle.tsv``): trains one model the way the workflow's final run does
-(folds train + val, ``--epochs`` epochs, no validation), with the demo config's ``model:`` and
+synthetic test cohort's ``oracle.tsv``): trains one model with the workflow's final run
+(:func:`glioma.model.train.final_run`: folds train + val, ``--epochs`` epochs, no validation, the
+heads refitted where ``train.refit_heads``), with the demo config's ``model:`` and
 ``train:`` sections and ``--override`` merged in, then predicts every included test patient in
 atlas space and prints the test AUC per task next to the oracle's on the same patients (as
 ``model_vs_oracle.csv``), the mean whole-tumour Dice, the patients with the lowest Dice and the
@@ -125,18 +126,17 @@ def main() -> int:
     from glioma.model.infer import SCORE_COLUMNS, model_vs_oracle
     from glioma.model.lightning import hard_dice
     from glioma.model.network import predict_probabilities
-    from glioma.model.train import fold_datamodule, train_run
+    from glioma.model.train import final_run
 
     config = _merge(yaml.safe_load(Path(args.config).read_text()), json.loads(args.override))
     config["train"] = {**config.get("train", {}), "threads": args.threads, "progress_bar": False}
     settings = settings_from_config(config)
     preprocess_root = results / "preprocess"
-    datamodule = fold_datamodule(splits_path, preprocess_root, settings, ("train", "val"), ())
     start = time.perf_counter()
-    run = train_run(Path(args.out) / args.tag, settings, datamodule=datamodule, has_validation=False,
-                    max_epochs=args.epochs)
+    run = final_run(Path(args.out) / args.tag, splits_path, preprocess_root, settings, args.epochs)
     minutes = (time.perf_counter() - start) / 60
     net = run.module.net.eval()
+    n_train = len(read_splits(splits_path).query("role == 'train'"))
 
     splits = read_splits(splits_path)
     test = splits[(splits["cohort"] == args.test_cohort) & (splits["role"] == "test")]
@@ -159,7 +159,7 @@ def main() -> int:
     table["gap"] = table["oracle_auc"] - table["model_auc"]
     frame.to_csv(Path(args.out) / args.tag / "test_predictions.csv", index=False)
     precision = resolve_precision(settings.train.precision, settings.train.accelerator)
-    print(f"{args.tag}: {len(datamodule.train_records)} training patients, {args.epochs} epochs, "
+    print(f"{args.tag}: {n_train} training patients, {args.epochs} epochs, "
           f"{args.threads} thread(s), {precision}: {minutes:.1f} min; {len(frame)} test patients "
           f"({int(frame['dice'].notna().sum())} with a reference segmentation)")
     print(f"override: {args.override}")

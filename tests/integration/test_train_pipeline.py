@@ -23,9 +23,9 @@ def test_cohort_train_predict_chain(tmp_path):
                  "--validation-fraction", "0.25"]) == 0
     config = {
         "seed": 1,
-        "model": {"base_filters": 4, "depth": 3, "dense_units": 16, "dropout": 0.1, "norm": "instance"},
+        "model": {"base_filters": 4, "depth": 3, "dense_units": 0, "dropout": 0.1, "norm": "instance"},
         "train": {"max_epochs": 4, "batch_size": 2, "lr": 3e-3, "threads": 1, "progress_bar": False,
-                  "early_stopping_patience": 2, "grid": {"lr": [3e-3, 1e-3]}},
+                  "early_stopping_patience": 2, "grid": {"lr": [3e-3, 1e-3]}, "refit_heads": True},
         "experiments": {"ablation": {"runs": {"no_t2": {"drop_sequences": ["t2"]}}}},
     }
     config_path = tmp_path / "config.yaml"
@@ -64,6 +64,11 @@ def test_cohort_train_predict_chain(tmp_path):
     assert check["status"] == ("ok" if check["ratio"] <= check["tolerance"] else "diverged")
     assert json.loads((final / "model.json").read_text())["training"]["curve_check"] == check
     assert "Final run vs selection run" in (final / "MODEL_CARD.md").read_text()
+    # the linear heads were refitted on the known labels of the 16 training patients
+    refit = json.loads((final / "model.json").read_text())["training"]["refit_heads"]
+    assert "idh" in refit and set(refit) <= {"idh", "codeletion", "grade"}
+    assert all(0 < fit["patients"] <= 16 and fit["C"] > 0 for fit in refit.values())
+    assert "Heads refitted after training" in (final / "MODEL_CARD.md").read_text()
     # an experiment run: the selected recipe (lr, epochs) with the run's override, same artefact
     run_dir = tmp_path / "experiments" / "ablation" / "no_t2"
     assert main(["train", "experiment", "--config", str(config_path), "--experiment", "ablation",

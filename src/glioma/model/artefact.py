@@ -90,6 +90,15 @@ def _curve_line(check: dict | None) -> str:
             f"(ratio {check['ratio']:.2f}, tolerance {check['tolerance']:.2f}): {verdict}.")
 
 
+def _refit_line(refit: dict | None) -> str:
+    """The model card's line on ``train.refit_heads``."""
+    if not refit:
+        return "Heads as trained end to end (no refit)."
+    parts = ", ".join(f"{task} on {v['patients']} patients (C {v['C']:.3g})" for task, v in refit.items())
+    return ("Heads refitted after training by cross-validated logistic regression on the pooled "
+            f"features of the training patients: {parts}.")
+
+
 def model_card(info: dict) -> str:
     training = info.get("training", {})
     net = info["network"]
@@ -117,6 +126,7 @@ def model_card(info: dict) -> str:
 - {training.get('patients', '?')} training patients, {training.get('epochs', '?')} epochs;
   selected hyperparameters: `{json.dumps(training.get('selected_params', {}))}`.
 - Unknown labels were masked out of the loss; see the workflow's splits table for the cohorts.
+- {_refit_line(training.get('refit_heads'))}
 - {_curve_line(training.get('curve_check'))}
 
 ## Metrics
