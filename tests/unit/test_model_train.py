@@ -1,4 +1,4 @@
-"""The final run's training-curve check against the selection run (glioma.model.train)."""
+"""The final run's training-curve check against the selection run, and the grid's selection (glioma.model.train)."""
 
 import pandas as pd
 import pytest
@@ -41,3 +41,57 @@ def test_selected_run_dir(tmp_path):
     summary.parent.mkdir()
     summary.write_text("params\tbest_epoch\tselected\nlr0.003\t3\t0\nlr0.001\t5\t1\n")
     assert selected_run_dir(summary) == tmp_path / "select" / "lr0.001"
+
+
+def _result(tmp_path, name, mode, best_epoch, best_loss, epochs, last_ma):
+    import json
+
+    from glioma.model.train import selection_score
+
+    row = {"params": name, "settings": {"lr": float(name[2:])}, "best_epoch": best_epoch,
+           "best_val_loss": best_loss, "best_val_loss_ma": best_loss, "epochs_trained": epochs,
+           "last_val_loss_ma": last_ma}
+    row.update(selection_score(row, mode))
+    path = tmp_path / name / "result.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row))
+    return path
+
+
+@pytest.mark.parametrize(("mode", "winner", "epochs"), [("best", "lr0.003", 7), ("last", "lr0.001", 20)])
+def test_select_epoch_best_or_last_decides_the_winner_and_the_final_epochs(tmp_path, mode, winner, epochs):
+    from glioma.model.train import selected_from_summary, summarize_selection
+
+    # lr 3e-3: lowest loss early (epoch 6) by chance, worse at its end; lr 1e-3: settled lower
+    paths = [_result(tmp_path, "lr0.003", mode, 6, 4.49, 15, 4.83),
+             _result(tmp_path, "lr0.001", mode, 17, 4.55, 20, 4.60)]
+    table = summarize_selection(paths, tmp_path / "summary.tsv")
+    assert table.loc[table["selected"] == 1, "params"].item() == winner
+    params, n_epochs = selected_from_summary(tmp_path / "summary.tsv")
+    assert params == {"lr": float(winner[2:])} and n_epochs == epochs
+
+
+def test_summary_refuses_mixed_or_unscored_selection_results(tmp_path):
+    import json
+
+    from glioma.model.train import summarize_selection
+
+    best = _result(tmp_path, "lr0.003", "best", 6, 4.49, 15, 4.83)
+    last = _result(tmp_path, "lr0.001", "last", 17, 4.55, 20, 4.60)
+    with pytest.raises(ValueError, match="disagree on train.select_epoch"):
+        summarize_selection([best, last], tmp_path / "summary.tsv")
+    old = json.loads(best.read_text())
+    del old["score"]
+    best.write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="without a score"):
+        summarize_selection([best], tmp_path / "summary.tsv")
+    assert not (tmp_path / "summary.tsv").exists()
+
+
+def test_select_epoch_is_validated():
+    from glioma.errors import ConfigError
+    from glioma.model.config import TrainConfig
+
+    assert TrainConfig.from_dict({"select_epoch": "last"}).select_epoch == "last"
+    with pytest.raises(ConfigError, match="select_epoch"):
+        TrainConfig.from_dict({"select_epoch": "final"})

@@ -12,6 +12,9 @@ from glioma.errors import ConfigError
 from glioma.model.losses import PAPER_TASK_WEIGHTS
 from glioma.model.network import NetworkConfig
 
+#: ``train.select_epoch``: the selection run's best epoch (paper) or its last one
+SELECT_EPOCHS: tuple[str, ...] = ("best", "last")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -28,6 +31,10 @@ class TrainConfig:
     plateau_factor: float = 0.5
     plateau_patience: int = 5
     early_stopping_patience: int = 10
+    #: what a selection run reports to the grid and the final run: ``best`` (paper) its lowest
+    #: validation loss and best epoch + 1 epochs; ``last`` the moving average of the validation
+    #: loss at its last epoch and all the epochs it trained (:func:`glioma.model.train.selection_score`)
+    select_epoch: str = "best"
     moving_average_window: int = 5
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     seed: int = 42
@@ -42,6 +49,9 @@ class TrainConfig:
     num_workers: int = 0
     threads: int = 2
     progress_bar: bool = True
+    #: after the final run, refit the linear heads by cross-validated logistic regression on the
+    #: training patients' pooled features (:mod:`glioma.model.refit`; needs ``dense_units: 0``)
+    refit_heads: bool = False
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -61,6 +71,9 @@ class TrainConfig:
         for key in ("lr", "weight_decay", "plateau_factor"):
             if key in kwargs:
                 kwargs[key] = float(kwargs[key])
+        if kwargs.get("select_epoch", "best") not in SELECT_EPOCHS:
+            raise ConfigError(f"train.select_epoch must be one of {', '.join(SELECT_EPOCHS)}, "
+                              f"got {kwargs['select_epoch']!r}")
         return cls(**kwargs)
 
 
@@ -110,11 +123,18 @@ def settings_from_config(config: Mapping[str, Any]) -> ModelSettings:
     if "seed" not in train and "seed" in config:
         train["seed"] = config["seed"]
     input_shape = model.pop("input_shape", None)
-    return ModelSettings(
+    settings = ModelSettings(
         network=NetworkConfig.from_dict(model),
         train=TrainConfig.from_dict(train),
         input_shape=None if input_shape is None else tuple(int(s) for s in input_shape),
     )
+    if settings.train.refit_heads and settings.network.dense_units != 0:
+        raise ConfigError("train.refit_heads needs linear heads (model.dense_units: 0), "
+                          f"got dense_units {settings.network.dense_units}")
+    if settings.train.refit_heads and settings.network.label_structure == "who_classes":
+        raise ConfigError("train.refit_heads needs one head per task; model.label_structure "
+                          "who_classes has a single 8-class head")
+    return settings
 
 
 #: train: keys that do not change what a model learns (bookkeeping and speed only)
