@@ -62,7 +62,9 @@ def test_resume_after_crash_equals_uninterrupted_run(tmp_path, records):
     with pytest.raises(BaseException):  # noqa: B017 - Lightning may wrap the interrupt
         train_run(crashed_dir, settings, datamodule=_dm(records, settings),
                   extra_callbacks=[Crash(epoch=2)])
-    assert (crashed_dir / "checkpoints" / "last.ckpt").is_file()
+    last = crashed_dir / "checkpoints" / "last.ckpt"
+    # the checkpoint of the last whole epoch (2 of 5 steps each), whatever the validation loss did
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 2 * 5
     resumed = train_run(crashed_dir, settings, datamodule=_dm(records, settings))
     assert len(resumed.history) == len(full.history) == 3
     assert resumed.history["val_loss"].tolist() == full.history["val_loss"].tolist()
@@ -170,3 +172,31 @@ def test_cosine_schedule_decays_to_zero_and_resumes_exactly(tmp_path, records):
         assert torch.equal(a[key], b[key]), key
     with pytest.raises(ValueError, match="lr_schedule"):
         train_run(tmp_path / "bad", _settings(lr_schedule="linear"), datamodule=_dm(records, settings))
+
+
+class LastCheckpointProbe(pl.Callback):
+    """At the start of every epoch after the first: the step last.ckpt was saved at."""
+
+    def __init__(self, path):
+        self.path, self.seen = path, []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch > 0:
+            saved = torch.load(self.path, map_location="cpu", weights_only=False)["global_step"]
+            self.seen.append((trainer.global_step, saved))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("has_validation", [True, False])
+def test_last_checkpoint_is_written_after_every_epoch(tmp_path, records, has_validation):
+    """A killed run resumes from its last whole epoch: last.ckpt is rewritten after every epoch,
+    also when the validation loss did not improve (a large rate makes it worsen) and without a
+    validation set (the final run)."""
+    settings = _settings(max_epochs=4, lr=0.05)
+    probe = LastCheckpointProbe(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    result = train_run(tmp_path / "run", settings, datamodule=_dm(records, settings),
+                       has_validation=has_validation, extra_callbacks=[probe])
+    assert probe.seen == [(5 * epoch, 5 * epoch) for epoch in (1, 2, 3)]
+    if has_validation:  # the test means something only if some epoch did not improve
+        losses = result.history["val_loss"].tolist()
+        assert any(b >= min(losses[:i + 1]) for i, b in enumerate(losses[1:]))

@@ -223,16 +223,18 @@ def train_run(
     ckpt_dir.mkdir(parents=True, exist_ok=True)
 
     callbacks: list[pl.Callback] = list(extra_callbacks)
+    # last.ckpt after every epoch (after its validation, if any), whatever the validation loss
+    # did: Lightning 2.6 writes `save_last` only in a step that also saved a top-k checkpoint, so
+    # a selection run's last.ckpt stayed at its best epoch (and a final run's was written at the
+    # end only), and a killed run resumed from there
+    callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
+                                     enable_version_counter=False))
     if has_validation:
         callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss",
-                                         mode="min", save_top_k=1, save_last=True,
-                                         enable_version_counter=False))
+                                         mode="min", save_top_k=1, enable_version_counter=False))
         callbacks.append(EarlyStopping(monitor="val_loss_ma", mode="min",
                                        patience=cfg.early_stopping_patience,
                                        check_on_train_epoch_end=False))
-    else:
-        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True,
-                                         enable_version_counter=False))
     multi = str(cfg.devices) not in {"1", "auto"} or cfg.num_nodes > 1
     precision = resolve_precision(cfg.precision, cfg.accelerator)
     trainer = pl.Trainer(
