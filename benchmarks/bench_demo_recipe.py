@@ -47,27 +47,18 @@ def _probe(net, splits, preprocess_root: Path, raw_root: Path, test_subjects) ->
     """Logistic regressions (C = 1, standardised) on the pooled features, fitted on the
     training patients, scored on the test patients; the latents from every synthetic cohort's
     ``oracle.tsv`` under ``raw_root``."""
-    import numpy as np
     import pandas as pd
-    import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from glioma.data.dataset import load_patient
+    from glioma.model.refit import pooled_features
 
-    seen: dict[str, np.ndarray] = {}
-    handle = net.dropout.register_forward_hook(lambda mod, inp, out: seen.__setitem__("x", inp[0][0].numpy()))
     rows = splits[(splits["role"] == "train") | splits["subject"].isin(test_subjects)].reset_index(drop=True)
-    features = []
-    with torch.no_grad():
-        for row in rows.itertuples():
-            record = load_patient(preprocess_root / row.cohort / row.subject, row.subject)
-            net(torch.from_numpy(record["image"])[None])
-            features.append(seen["x"])
-    handle.remove()
-    x = np.array(features)
+    x = pooled_features(net, [load_patient(preprocess_root / row.cohort / row.subject, row.subject)["image"]
+                              for row in rows.itertuples()])
     train = (rows["role"] == "train").to_numpy()
     test = ~train
     def fit(x_train, y_train):  # noqa: ANN001, ANN202 - arrays in, a fitted pipeline out
