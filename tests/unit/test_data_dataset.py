@@ -86,6 +86,42 @@ def test_gamma_and_blur_augmentation_change_appearance_only_when_asked():
     assert float(blurred.diff(dim=1).abs().mean()) < 0.8 * float(image.diff(dim=1).abs().mean())
 
 
+def test_flip_lr_mirrors_image_and_segmentation_along_the_left_right_axis(toy):
+    from glioma.data.dataset import build_augmentation, check_left_right_first
+    from glioma.errors import ConfigError
+
+    base = dict(prob=1.0, rotate_deg=0.0, brightness=0.0, contrast=0.0, crop_fraction=1.0)
+    rng = np.random.default_rng(0)
+    image = torch.from_numpy(rng.normal(size=(4, 12, 14, 10)).astype(np.float32))
+    seg = torch.from_numpy((rng.random((1, 12, 14, 10)) > 0.7).astype(np.float32))
+
+    def run(**kw):
+        transform = build_augmentation(AugmentationConfig(**base, **kw), (12, 14, 10))
+        transform.set_random_state(seed=1)
+        out = transform({"image": image.clone(), "seg": seg.clone()})
+        return (torch.as_tensor(out["image"]).as_subclass(torch.Tensor),
+                torch.as_tensor(out["seg"]).as_subclass(torch.Tensor))
+
+    plain_image, plain_seg = run()  # off by default
+    assert torch.allclose(plain_image, image, atol=1e-4) and torch.equal(plain_seg, seg)
+    flipped_image, flipped_seg = run(flip_lr=1.0)
+    assert torch.allclose(flipped_image, image.flip(1), atol=1e-4) and torch.equal(flipped_seg, seg.flip(1))
+    # a patient's record is mirrored in about half of the epochs at flip_lr 0.5
+    pre, splits = toy
+    records = load_records(splits, pre, ["train", "val"])
+    ds = PatientDataset(records, AugmentationConfig(**base, flip_lr=0.5), seed=3)
+    mirrored = [torch.allclose(ds[(epoch, 0)]["image"], torch.from_numpy(records[0]["image"]).flip(1), atol=1e-4)
+                for epoch in range(40)]
+    assert 8 <= sum(mirrored) <= 32
+    # the first voxel axis must run left-right
+    check_left_right_first(records[0])
+    swapped = dict(records[0], affine=np.eye(4)[[1, 0, 2, 3]])
+    with pytest.raises(ConfigError, match="does not run left-right"):
+        check_left_right_first(swapped)
+    with pytest.raises(ConfigError, match="does not run left-right"):
+        PatientDataset([swapped], AugmentationConfig(flip_lr=0.5))
+
+
 def test_epoch_sampler_shards_like_one_process():
     one = EpochSampler(10, seed=1)
     one.set_epoch(3)

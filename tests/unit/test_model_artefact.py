@@ -66,6 +66,24 @@ def test_round_trip_keeps_the_label_structure(structure, tmp_path):
         torch.testing.assert_close(got[key], expected[key])
 
 
+def test_round_trip_keeps_the_ordinal_grade_head(tmp_path):
+    settings = settings_from_config({"model": {"base_filters": 4, "depth": 3, "dense_units": 0, "norm": "instance",
+                                               "pooling": "tumour_only", "grade_head": "ordinal"}})
+    torch.manual_seed(0)
+    net = PSNet(settings.network).eval()
+    with torch.no_grad():  # thresholds away from their initial values: the loaded ones are used
+        net.heads["grade"].cut.fill_(-2.5)
+        net.heads["grade"].gaps.fill_(0.1)
+    save_artefact(tmp_path, net, settings, spatial_shape=(12, 12, 12), training={"patients": 3})
+    loaded, info = load_artefact(tmp_path)
+    assert info["network"]["grade_head"] == "ordinal"
+    assert "grade head `ordinal`" in (tmp_path / "MODEL_CARD.md").read_text()
+    x = torch.randn(1, 4, 12, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x)["grade"], net(x)["grade"])
+    torch.testing.assert_close(loaded.heads["grade"].thresholds(), net.heads["grade"].thresholds())
+
+
 def test_same_weights_give_the_same_bytes(artefact, tmp_path):
     """model.pt depends only on the weights (not on the temporary file name it was written
     through), so two runs of the same training give the same file and checksum."""

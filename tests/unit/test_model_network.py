@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from glioma.model.network import (
     TASKS,
@@ -381,6 +382,60 @@ def test_label_structure_codeletion_within_idh_in_the_network():
     torch.testing.assert_close(probs[:, 1], F.softmax(ref["idh"], 1)[:, 1] * F.softmax(ref["codeletion"], 1)[:, 1])
     with pytest.raises(ValueError, match="label_structure"):
         PSNet(NetworkConfig(**{**base, "label_structure": "joint"}))
+
+
+def test_ordinal_head_is_a_cumulative_link_model():
+    from glioma.model.network import OrdinalHead
+
+    torch.manual_seed(0)
+    head = OrdinalHead(nn.Sequential(nn.Linear(5, 1)), 3)
+    with torch.no_grad():
+        head.cut.fill_(-0.7)
+        head.gaps.fill_(0.3)
+    x = 4 * torch.randn(64, 5, dtype=torch.float64)
+    head = head.double()
+    logp = head(x)
+    t = head.thresholds()
+    assert t.shape == (2,) and bool(t[1] > t[0])
+    torch.testing.assert_close(t[1] - t[0], F.softplus(torch.tensor(0.3, dtype=torch.float64)) + head.MIN_GAP)
+    # P(grade <= k) = sigmoid(t_k - s), computed here the naive way
+    score = head.body(x)[:, 0]
+    below = torch.sigmoid(t[None] - score[:, None])
+    expected = torch.stack([below[:, 0], below[:, 1] - below[:, 0], 1 - below[:, 1]], dim=1)
+    torch.testing.assert_close(logp.exp(), expected)
+    torch.testing.assert_close(logp.exp().sum(1), torch.ones(64, dtype=torch.float64))
+    # a higher score moves probability to the higher grades, for every cut
+    order = torch.argsort(score)
+    above = 1 - below[order]
+    assert bool((above.diff(dim=0) >= 0).all())
+    # finite log-probabilities and gradients at extreme scores
+    with torch.no_grad():
+        head.body[0].weight.mul_(1e4)
+    loss = F.cross_entropy(head(x), torch.randint(0, 3, (64,)))
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters())
+    with pytest.raises(ValueError, match="at least 2"):
+        OrdinalHead(nn.Linear(5, 1), 1)
+
+
+def test_grade_head_ordinal_in_the_network():
+    torch.manual_seed(0)
+    base = {**SMALL.to_dict(), "pooling": "tumour_only", "dense_units": 0}
+    net = PSNet(NetworkConfig(**{**base, "grade_head": "ordinal"})).eval()
+    head = net.heads["grade"]
+    assert head.body[-1].out_features == 1
+    with torch.no_grad():
+        out = net(torch.randn(3, 4, 12, 12, 12))
+    assert out["grade"].shape == (3, 3)
+    torch.testing.assert_close(predict_probabilities(out)["grade"].sum(1), torch.ones(3))
+    # with hidden units too
+    hidden = PSNet(NetworkConfig(**{**base, "dense_units": 8, "grade_head": "ordinal"}))
+    assert hidden.heads["grade"].body[-1].out_features == 1
+    with pytest.raises(ValueError, match="grade_head"):
+        PSNet(NetworkConfig(**{**base, "grade_head": "ranked"}))
+    with pytest.raises(ValueError, match="who_classes"):
+        PSNet(NetworkConfig(**{**base, "grade_head": "ordinal", "label_structure": "who_classes"}))
 
 
 def test_who_marginals_are_sums_over_the_classes():

@@ -117,3 +117,9 @@ def test_refit_needs_linear_heads_and_one_head_per_task():
     with pytest.raises(ConfigError, match="who_classes"):
         settings_from_config({"model": {"dense_units": 0, "label_structure": "who_classes"},
                               "train": {"refit_heads": True}})
+    with pytest.raises(ConfigError, match="grade_head multinomial"):
+        check_refit(_net(grade_head="ordinal"))
+    with pytest.raises(ConfigError, match="grade_head multinomial"):
+        settings_from_config({"model": {"dense_units": 0, "grade_head": "ordinal"}, "train": {"refit_heads": True}})
+    with pytest.raises(ConfigError, match="grade_head ordinal"):
+        settings_from_config({"model": {"grade_head": "ordinal", "label_structure": "who_classes"}})

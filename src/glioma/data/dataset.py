@@ -79,6 +79,10 @@ class AugmentationConfig:
     #: per axis), as thick slices and coarser scanners give
     gamma: float = 0.0
     blur_sigma: float = 0.0
+    #: probability of a left-right mirror image (off at 0): the atlas grid's first axis is
+    #: left-right (checked against the affine when the dataset is built). Gliomas arise in either
+    #: hemisphere, so the mirror is a patient the model could have seen; nnU-Net mirrors too.
+    flip_lr: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,6 +104,8 @@ def build_augmentation(config: AugmentationConfig, spatial_shape: Sequence[int])
     crop = [max(1, int(round(s * config.crop_fraction))) for s in shape]
     return mt.Compose(
         [
+            *([mt.RandFlipd(keys=["image", "seg"], spatial_axis=0, prob=config.flip_lr)]
+              if config.flip_lr > 0 else []),
             mt.RandRotated(
                 keys=["image", "seg"],
                 range_x=angle,
@@ -194,6 +200,20 @@ def load_patient(
     return record
 
 
+def check_left_right_first(record: dict) -> None:
+    """Raise :class:`ConfigError` unless the record's first voxel axis runs left-right (its
+    affine's first column along world x), as ``augmentation.flip_lr`` assumes."""
+    affine = record.get("affine")
+    if affine is None:
+        return
+    column = np.abs(np.asarray(affine, dtype=float)[:3, 0])
+    if column[0] <= column[1:].max():
+        raise ConfigError(
+            f"train.augmentation.flip_lr: the first voxel axis of {record.get('subject', '?')} "
+            f"does not run left-right (affine column {np.round(column, 3).tolist()}); "
+            "the atlas-space grid of glioma preprocess does")
+
+
 class PatientDataset(Dataset):
     """In-memory (cached) records; ``dataset[(epoch, index)]`` draws a seeded augmentation.
 
@@ -207,6 +227,8 @@ class PatientDataset(Dataset):
         self.augmentation = augmentation
         self._transform = None
         if augmentation is not None and augmentation.enabled and self.records:
+            if augmentation.flip_lr > 0:
+                check_left_right_first(self.records[0])
             self._transform = build_augmentation(augmentation, self.records[0]["image"].shape[1:])
 
     def __len__(self) -> int:

@@ -112,8 +112,9 @@ def model_card(info: dict) -> str:
 - Architecture: PSNet-like 3D multi-task encoder-decoder (depth {net['depth']}, {net['base_filters']}
   base filters, first downsampling kernel {net['first_kernel']} stride {net['first_stride']},
   dense heads of {net['dense_units']} units, {net['norm']} normalisation; the heads read
-  `{net.get('pooling', 'global')}` pooling; label structure `{net.get('label_structure', 'independent')}`,
-  see the README's *Cohort, model, training and inference*).
+  `{net.get('pooling', 'global')}` pooling; label structure `{net.get('label_structure', 'independent')}`;
+  grade head `{net.get('grade_head', 'multinomial')}`, see the README's *Cohort, model, training and
+  inference*).
 - Inputs: {", ".join(info['channels'])} (this channel order), atlas space, z-scored within the
   brain, grid {info['spatial_shape']} (see `model.json` -> `preprocessing`).
 - Outputs: IDH (wildtype/mutated), 1p/19q (intact/codeleted), WHO grade (2/3/4) softmax scores and

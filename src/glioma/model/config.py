@@ -134,6 +134,12 @@ def settings_from_config(config: Mapping[str, Any]) -> ModelSettings:
     if settings.train.refit_heads and settings.network.label_structure == "who_classes":
         raise ConfigError("train.refit_heads needs one head per task; model.label_structure "
                           "who_classes has a single 8-class head")
+    if settings.train.refit_heads and settings.network.grade_head != "multinomial":
+        raise ConfigError("train.refit_heads refits logistic-regression heads: it needs "
+                          f"model.grade_head multinomial, got {settings.network.grade_head!r}")
+    if settings.network.grade_head == "ordinal" and settings.network.label_structure == "who_classes":
+        raise ConfigError("model.grade_head ordinal needs a grade head of its own; "
+                          "model.label_structure who_classes derives grade from the eight WHO classes")
     return settings
 
 

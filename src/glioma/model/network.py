@@ -81,6 +81,12 @@ class NetworkConfig:
     #: head over the eight WHO 2016 classes (:data:`WHO_CLASSES`), each task its marginal
     #: (:func:`who_marginals`)
     label_structure: str = "independent"
+    #: the grade head: ``multinomial`` (paper) one logit per grade; ``ordinal`` a cumulative-link
+    #: (proportional-odds) head, :class:`OrdinalHead`: one score and ordered thresholds, so
+    #: P(grade > k) rises with the score for every k. WHO grade is ordered, and the ordinal head
+    #: learns one direction in feature space where the multinomial one learns three, the grade III
+    #: one from its few, mixed patients
+    grade_head: str = "multinomial"
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -188,6 +194,53 @@ def tumour_statistics(contrasts: torch.Tensor, tumour: torch.Tensor) -> torch.Te
             position = torch.linspace(-1.0, 1.0, profile.shape[1], device=profile.device)
             centre.append((profile * position).sum(dim=1, keepdim=True) / mass.clamp(min=1e-3))
         return torch.cat([high, low, mean, *centre, torch.log1p(mass)], dim=1)
+
+
+class OrdinalHead(nn.Module):
+    """A cumulative-link (proportional-odds, McCullagh 1980) output over ``n_classes`` ordered
+    classes: ``body`` maps the features to one score ``s`` per patient, and ``n_classes - 1``
+    increasing thresholds ``t_k`` give P(class <= k) = sigmoid(t_k - s). ``forward`` returns the
+    classes' log-probabilities ``(B, n_classes)``, which act as logits downstream (a softmax or
+    cross-entropy of them gives the same probabilities), so masked losses, class weights and
+    predictions work unchanged. The thresholds are ``cut`` plus cumulative softplus gaps (at
+    least :attr:`MIN_GAP` apart); the middle classes' log-probabilities are computed as
+    log sigmoid(t_k - s) + log sigmoid(s - t_(k-1)) + log(1 - exp(-(t_k - t_(k-1)))), finite and
+    stable for any score."""
+
+    MIN_GAP = 1e-4
+
+    def __init__(self, body: nn.Module, n_classes: int):
+        super().__init__()
+        if n_classes < 2:
+            raise ValueError(f"an ordinal head needs at least 2 classes, got {n_classes}")
+        self.body = body
+        self.n_classes = n_classes
+        self.cut = nn.Parameter(torch.tensor([-1.0]))
+        # softplus(1.8546) = 2: the thresholds start at -1, 1, 3, ...
+        self.gaps = nn.Parameter(torch.full((n_classes - 2,), 1.8546))
+
+    def thresholds(self) -> torch.Tensor:
+        """The ``n_classes - 1`` increasing thresholds (at least float32, also under bf16)."""
+        dtype = torch.promote_types(self.cut.dtype, torch.float32)
+        cut = self.cut.to(dtype)
+        gaps = F.softplus(self.gaps.to(dtype)) + self.MIN_GAP
+        return torch.cat([cut, cut + torch.cumsum(gaps, dim=0)])
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        score = self.body(features)[:, :1]  # (B, 1)
+        t = self.thresholds()[None]  # (1, K - 1)
+        score = score.to(torch.promote_types(score.dtype, t.dtype))
+        first = F.logsigmoid(t[:, :1] - score)
+        last = F.logsigmoid(score - t[:, -1:])
+        if self.n_classes == 2:
+            return torch.cat([first, last], dim=1)
+        upper, lower = t[:, 1:], t[:, :-1]
+        middle = (F.logsigmoid(upper - score) + F.logsigmoid(score - lower)
+                  + torch.log(-torch.expm1(-(upper - lower))))
+        return torch.cat([first, middle, last], dim=1)
+
+
+GRADE_HEADS: tuple[str, ...] = ("multinomial", "ordinal")
 
 
 def predicted_gate(seg_logits: torch.Tensor) -> torch.Tensor:
@@ -458,6 +511,11 @@ class PSNet(nn.Module):
             raise ValueError(f"unknown tumour_gate {config.tumour_gate!r} (one of {TUMOUR_GATES})")
         if config.label_structure not in LABEL_STRUCTURES:
             raise ValueError(f"unknown label_structure {config.label_structure!r} (one of {LABEL_STRUCTURES})")
+        if config.grade_head not in GRADE_HEADS:
+            raise ValueError(f"unknown grade_head {config.grade_head!r} (one of {GRADE_HEADS})")
+        if config.grade_head == "ordinal" and config.label_structure == "who_classes":
+            raise ValueError("grade_head ordinal needs a grade head of its own; label_structure "
+                             "who_classes derives grade from the eight WHO classes")
         self._dropped = config.dropped_channels()
         f = config.filters
         self.encoders = nn.ModuleList()
@@ -494,15 +552,17 @@ class PSNet(nn.Module):
                    else {task: config.n_classes[task] for task in TASKS})
         if config.dense_units < 0:
             raise ValueError(f"dense_units must be >= 0, got {config.dense_units}")
+
+        def head(n: int) -> nn.Sequential:
+            if config.dense_units:
+                return nn.Sequential(nn.Linear(pooled, config.dense_units),
+                                     _activation(config.head_activation),
+                                     nn.Linear(config.dense_units, n))
+            return nn.Sequential(nn.Linear(pooled, n))
+
         self.heads = nn.ModuleDict(
-            {
-                name: nn.Sequential(
-                    nn.Linear(pooled, config.dense_units),
-                    _activation(config.head_activation),
-                    nn.Linear(config.dense_units, n),
-                ) if config.dense_units else nn.Sequential(nn.Linear(pooled, n))
-                for name, n in outputs.items()
-            }
+            {name: OrdinalHead(head(1), n) if name == "grade" and config.grade_head == "ordinal" else head(n)
+             for name, n in outputs.items()}
         )
         self.seg_head = PointwiseConv3d(f(0), config.seg_classes)
         if not 0.0 < config.seg_prior < 1.0:

@@ -52,7 +52,8 @@ class HeadFit:
 
 def check_refit(net: PSNet) -> None:
     """Raise :class:`ConfigError` unless ``net``'s heads can be refitted: linear heads
-    (``model.dense_units: 0``) and a label structure of one head per task."""
+    (``model.dense_units: 0``), a label structure of one head per task and a multinomial grade
+    head."""
     config = net.config
     if config.dense_units != 0:
         raise ConfigError("train.refit_heads needs linear heads (model.dense_units: 0), "
@@ -60,6 +61,9 @@ def check_refit(net: PSNet) -> None:
     if config.label_structure not in ("independent", "codeletion_within_idh"):
         raise ConfigError("train.refit_heads needs one head per task (model.label_structure "
                           f"independent or codeletion_within_idh), got {config.label_structure!r}")
+    if config.grade_head != "multinomial":
+        raise ConfigError("train.refit_heads refits logistic-regression heads: it needs "
+                          f"model.grade_head multinomial, got {config.grade_head!r}")
 
 
 @torch.no_grad()
