@@ -122,6 +122,25 @@ def test_flip_lr_mirrors_image_and_segmentation_along_the_left_right_axis(toy):
         PatientDataset([swapped], AugmentationConfig(flip_lr=0.5))
 
 
+def test_channel_wise_intensity_augmentation_draws_per_sequence():
+    from glioma.data.dataset import build_augmentation
+
+    image = torch.ones(4, 12, 14, 10)
+    seg = torch.zeros(1, 12, 14, 10)
+
+    def sequence_means(**kw):
+        transform = build_augmentation(AugmentationConfig(prob=1.0, rotate_deg=0.0, crop_fraction=1.0, **kw),
+                                       (12, 14, 10))
+        transform.set_random_state(seed=1)
+        out = torch.as_tensor(transform({"image": image.clone(), "seg": seg.clone()})["image"])
+        return out.as_subclass(torch.Tensor).mean(dim=(1, 2, 3))
+
+    shared = sequence_means()
+    assert torch.allclose(shared, shared[0].expand(4)) and not torch.allclose(shared, torch.ones(4))
+    per_sequence = sequence_means(channel_wise=True)
+    assert float(per_sequence.max() - per_sequence.min()) > 1e-3
+
+
 def test_epoch_sampler_shards_like_one_process():
     one = EpochSampler(10, seed=1)
     one.set_epoch(3)

@@ -83,6 +83,9 @@ class AugmentationConfig:
     #: left-right (checked against the affine when the dataset is built). Gliomas arise in either
     #: hemisphere, so the mirror is a patient the model could have seen; nnU-Net mirrors too.
     flip_lr: float = 0.0
+    #: brightness and contrast drawn per sequence (nnU-Net does so) instead of one draw for all
+    #: four: the sequences' relative intensities vary between scanners
+    channel_wise: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,8 +119,10 @@ def build_augmentation(config: AugmentationConfig, spatial_shape: Sequence[int])
                 padding_mode="zeros",
                 keep_size=True,
             ),
-            mt.RandShiftIntensityd(keys=["image"], offsets=config.brightness, prob=config.prob),
-            mt.RandScaleIntensityd(keys=["image"], factors=config.contrast, prob=config.prob),
+            mt.RandShiftIntensityd(keys=["image"], offsets=config.brightness, prob=config.prob,
+                                   channel_wise=config.channel_wise),
+            mt.RandScaleIntensityd(keys=["image"], factors=config.contrast, prob=config.prob,
+                                   channel_wise=config.channel_wise),
             *([mt.RandAdjustContrastd(keys=["image"], prob=config.prob, retain_stats=True,
                                       gamma=(math.exp(-config.gamma), math.exp(config.gamma)))]
               if config.gamma > 0 else []),
