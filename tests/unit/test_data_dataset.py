@@ -141,6 +141,30 @@ def test_channel_wise_intensity_augmentation_draws_per_sequence():
     assert float(per_sequence.max() - per_sequence.min()) > 1e-3
 
 
+def test_drop_sequence_zeroes_one_sequence_with_its_probability():
+    from glioma.data.dataset import build_augmentation
+
+    image = torch.ones(4, 12, 14, 10)
+    seg = torch.ones(1, 12, 14, 10)
+    transform = build_augmentation(AugmentationConfig(prob=0.0, crop_fraction=1.0, drop_sequence=0.5), (12, 14, 10))
+    dropped = []
+    for seed in range(200):
+        transform.set_random_state(seed=seed)
+        out = transform({"image": image.clone(), "seg": seg.clone()})
+        zero = [c for c in range(4) if not torch.as_tensor(out["image"][c]).any()]
+        assert len(zero) <= 1 and torch.as_tensor(out["seg"]).all()  # never more than one; seg untouched
+        dropped += zero
+    assert 70 <= len(dropped) <= 130 and set(dropped) == {0, 1, 2, 3}
+    # seeded like MONAI's own transforms
+    transform.set_random_state(seed=3)
+    a = transform({"image": image.clone(), "seg": seg.clone()})["image"]
+    transform.set_random_state(seed=3)
+    b = transform({"image": image.clone(), "seg": seg.clone()})["image"]
+    assert torch.equal(torch.as_tensor(a), torch.as_tensor(b))
+    off = build_augmentation(AugmentationConfig(prob=0.0, crop_fraction=1.0), (12, 14, 10))
+    assert torch.as_tensor(off({"image": image.clone(), "seg": seg.clone()})["image"]).all()
+
+
 def test_epoch_sampler_shards_like_one_process():
     one = EpochSampler(10, seed=1)
     one.set_epoch(3)

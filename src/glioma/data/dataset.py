@@ -86,6 +86,10 @@ class AugmentationConfig:
     #: brightness and contrast drawn per sequence (nnU-Net does so) instead of one draw for all
     #: four: the sequences' relative intensities vary between scanners
     channel_wise: bool = False
+    #: probability of setting one input sequence, chosen at random, to zero (the brain's mean
+    #: after z-scoring, as ``model.drop_sequences`` does): the network cannot lean on one sequence
+    #: alone (0: off)
+    drop_sequence: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -131,8 +135,37 @@ def build_augmentation(config: AugmentationConfig, spatial_shape: Sequence[int])
               if config.blur_sigma > 0 else []),
             mt.RandSpatialCropd(keys=["image", "seg"], roi_size=crop, random_size=False),
             mt.ResizeWithPadOrCropd(keys=["image", "seg"], spatial_size=shape),
+            *([RandDropSequenced(keys=["image"], prob=config.drop_sequence)] if config.drop_sequence > 0 else []),
         ]
     )
+
+
+class RandDropSequenced(mt.RandomizableTransform, mt.MapTransform):
+    """With probability ``prob``, set one channel of each ``keys`` image, drawn uniformly, to
+    zero (``augmentation.drop_sequence``). MONAI has no per-channel dropout; as a
+    :class:`~monai.transforms.RandomizableTransform` it takes its draws from the state that
+    ``Compose.set_random_state`` sets, like the library's own transforms."""
+
+    def __init__(self, keys: Sequence[str], prob: float):
+        mt.MapTransform.__init__(self, keys)
+        mt.RandomizableTransform.__init__(self, prob)
+        self._channel = 0
+
+    def randomize(self, channels: int) -> None:  # type: ignore[override]
+        super().randomize(None)
+        self._channel = int(self.R.randint(channels))
+
+    def __call__(self, data: dict) -> dict:
+        out = dict(data)
+        first = out[self.keys[0]]
+        self.randomize(int(first.shape[0]))
+        if not self._do_transform:
+            return out
+        for key in self.key_iterator(out):
+            image = torch.as_tensor(out[key]).clone()
+            image[self._channel] = 0
+            out[key] = image
+        return out
 
 
 def _load_volume(path: Path, subject: str) -> nib.Nifti1Image:
