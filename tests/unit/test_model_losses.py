@@ -6,9 +6,12 @@ import torch
 from glioma.model.losses import (
     MultiTaskLoss,
     class_weights_from_prevalence,
+    deep_supervision_loss,
     masked_cross_entropy,
     masked_dice_loss,
     masked_seg_cross_entropy,
+    reduce_target,
+    soft_seg_loss,
 )
 
 
@@ -119,3 +122,58 @@ def test_multitask_loss_weights_and_masking():
     assert torch.all(outputs["codeletion"].grad == 0)
     assert torch.all(outputs["seg"].grad == 0)
     assert torch.all(outputs["idh"].grad[1] == 0) and outputs["idh"].grad[0].abs().sum() > 0
+
+
+def test_reduce_target_averages_the_one_hot_reference_onto_the_coarse_grid():
+    target = torch.zeros(1, 6, 6, 6, dtype=torch.long)
+    target[0, :3, :3, :3] = 1  # exactly the first coarse voxel of a 2x2x2 grid
+    target[0, 3, 3, 3] = 1  # one voxel of 27 in the last one
+    soft = reduce_target(target, 2, (2, 2, 2))
+    assert soft.shape == (1, 2, 2, 2, 2)
+    assert torch.allclose(soft.sum(1), torch.ones(1, 2, 2, 2))
+    assert soft[0, 1, 0, 0, 0] == 1 and soft[0, 1, 1, 1, 1] == pytest.approx(1 / 27)
+    assert soft[0, 1, 0, 1, 0] == 0
+    # at the same grid it is the one-hot target, and the soft loss the masked one
+    logits = torch.randn(1, 2, 6, 6, 6)
+    same = reduce_target(target, 2, (6, 6, 6))
+    for kind in ("dice", "dice_ce"):
+        expected = masked_dice_loss(logits, target, torch.ones(1))
+        if kind == "dice_ce":
+            expected = expected + masked_seg_cross_entropy(logits, target, torch.ones(1))
+        assert torch.allclose(soft_seg_loss(logits, same, kind), expected, atol=1e-6)
+
+
+def test_deep_supervision_loss_weights_levels_by_half_and_masks_missing_segmentations():
+    torch.manual_seed(2)
+    target = (torch.rand(3, 8, 8, 8) > 0.6).long()
+    has_seg = torch.tensor([1, 0, 1])
+    full = torch.tensor(0.7)
+    aux = [torch.randn(3, 2, 4, 4, 4, requires_grad=True), torch.randn(3, 2, 2, 2, 2, requires_grad=True)]
+    loss = deep_supervision_loss(full, aux, target, has_seg, "dice_ce")
+    keep = has_seg.bool()
+    level = [soft_seg_loss(a[keep], reduce_target(target[keep], 2, a.shape[2:]), "dice_ce") for a in aux]
+    assert torch.allclose(loss, (full + 0.5 * level[0] + 0.25 * level[1]) / 1.75)
+    loss.backward()
+    for a in aux:  # the patient without a segmentation gets no gradient
+        assert torch.all(a.grad[1] == 0) and a.grad[0].abs().sum() > 0
+    # no segmentation in the batch: the full-resolution loss alone, zero gradient to the heads
+    aux2 = [a.detach().clone().requires_grad_(True) for a in aux]
+    alone = deep_supervision_loss(full, aux2, target, torch.zeros(3), "dice")
+    alone.backward()
+    assert alone.item() == pytest.approx(0.7) and all(torch.all(a.grad == 0) for a in aux2)
+
+
+def test_multitask_loss_adds_the_deep_supervision_of_the_network_outputs():
+    torch.manual_seed(3)
+    target = (torch.rand(2, 1, 8, 8, 8) > 0.6).long()
+    batch = {"idh": torch.tensor([0, 1]), "codeletion": torch.tensor([-1, 0]),
+             "grade": torch.tensor([2, 0]), "seg": target, "has_seg": torch.tensor([1, 1])}
+    outputs = {"idh": torch.randn(2, 2), "codeletion": torch.randn(2, 2), "grade": torch.randn(2, 3),
+               "seg": torch.randn(2, 2, 8, 8, 8)}
+    fn = MultiTaskLoss(seg_loss="dice_ce")
+    _, plain = fn(outputs, batch)
+    aux = [torch.randn(2, 2, 4, 4, 4)]
+    total, parts = fn({**outputs, "seg_aux": aux}, batch)
+    assert torch.allclose(parts["seg"], deep_supervision_loss(plain["seg"], aux, target, batch["has_seg"], "dice_ce"))
+    assert not torch.allclose(parts["seg"], plain["seg"])
+    assert all(torch.equal(parts[t], plain[t]) for t in ("idh", "codeletion", "grade"))

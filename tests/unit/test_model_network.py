@@ -478,3 +478,32 @@ def test_a_misspelt_setting_is_an_error_not_a_default():
         config[section][key] = bad
         with pytest.raises(ConfigError, match="unknown key"):
             settings_from_config(config)
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_deep_supervision_heads_in_training_only(checkpointing):
+    config = NetworkConfig(base_filters=2, depth=4, dense_units=0, dropout=0.0, deep_supervision=2,
+                           activation_checkpointing=checkpointing, channels_last=False)
+    net = PSNet(config).train()
+    x = torch.randn(2, 4, 24, 30, 26)
+    out = net(x)
+    # decoder levels 1 and 2, finest first: the first downsampling is 9^3 stride 3
+    assert [tuple(a.shape) for a in out["seg_aux"]] == [(2, 2, 8, 10, 8), (2, 2, 4, 5, 4)]
+    sum(a.float().mean() for a in out["seg_aux"]).backward()
+    assert all(h.weight.grad.abs().sum() > 0 for h in net.aux_heads)
+    assert net.seg_head.weight.grad is None or net.seg_head.weight.grad.abs().sum() == 0
+    # the heads start from the tumour prior, like the full-resolution one
+    prior = torch.softmax(net.aux_heads[0](torch.zeros(1, 4, 1, 1, 1)), dim=1)[0, 1].item()
+    assert prior == pytest.approx(config.seg_prior, rel=1e-4)
+    net.eval()
+    with torch.no_grad():
+        assert "seg_aux" not in net(x)
+    # off: no aux head, the same modules (and initialisation) as before the option existed
+    torch.manual_seed(0)
+    off = PSNet(NetworkConfig(base_filters=2, depth=4, dense_units=0))
+    torch.manual_seed(0)
+    on = PSNet(NetworkConfig(base_filters=2, depth=4, dense_units=0, deep_supervision=1))
+    assert all(torch.equal(v, on.state_dict()[k]) for k, v in off.state_dict().items())
+    assert len(off.aux_heads) == 0 and "seg_aux" not in off.train()(x)
+    with pytest.raises(ValueError, match="deep_supervision"):
+        PSNet(NetworkConfig(base_filters=2, depth=4, deep_supervision=3))

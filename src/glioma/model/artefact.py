@@ -113,7 +113,7 @@ def model_card(info: dict) -> str:
   base filters, first downsampling kernel {net['first_kernel']} stride {net['first_stride']},
   dense heads of {net['dense_units']} units, {net['norm']} normalisation; the heads read
   `{net.get('pooling', 'global')}` pooling; label structure `{net.get('label_structure', 'independent')}`;
-  grade head `{net.get('grade_head', 'multinomial')}`, see the README's *Cohort, model, training and
+  grade head `{net.get('grade_head', 'multinomial')}`; deep supervision of {net.get('deep_supervision', 0)} decoder levels, see the README's *Cohort, model, training and
   inference*).
 - Inputs: {", ".join(info['channels'])} (this channel order), atlas space, z-scored within the
   brain, grid {info['spatial_shape']} (see `model.json` -> `preprocessing`).

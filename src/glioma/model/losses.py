@@ -7,6 +7,11 @@
   (``has_seg``), ``1 - mean Dice`` (the paper); optionally plus the voxel-wise cross-entropy
   (``seg_loss="dice_ce"``, as nnU-Net: soft Dice alone gives background voxels a gradient of
   order 1/N, so a small network needs far more steps before it stops calling everything tumour);
+* deep supervision (``seg_aux`` outputs of a network with ``deep_supervision``): the same
+  segmentation loss at every supervised coarser decoder level against the reference averaged
+  onto its grid (a soft target), weighted 1/2 per level as nnU-Net, the weights normalised with
+  the full-resolution one so the segmentation term keeps its scale
+  (:func:`deep_supervision_loss`);
 * total: the task-weighted sum (paper: IDH 2.26, 1p/19q 3.38, grade 1.33, segmentation 1).
 """
 
@@ -96,6 +101,46 @@ def masked_seg_cross_entropy(
 SEG_LOSSES: tuple[str, ...] = ("dice", "dice_ce")
 
 
+def reduce_target(target: torch.Tensor, n_classes: int, size: Sequence[int]) -> torch.Tensor:
+    """Class-index target ``(n, D, H, W)`` -> per-class fractions ``(n, C, *size)``: the one-hot
+    target averaged over the input voxels under each coarse voxel (adaptive average pooling;
+    each coarse voxel's fractions sum to 1)."""
+    one_hot = F.one_hot(target.long(), n_classes).movedim(-1, 1).float()
+    return F.adaptive_avg_pool3d(one_hot, tuple(int(s) for s in size))
+
+
+def soft_seg_loss(logits: torch.Tensor, target: torch.Tensor, seg_loss: str) -> torch.Tensor:
+    """The segmentation loss against a soft (per-class fraction) target ``(n, C, ...)``: ``1 -``
+    mean soft Dice of the tumour class, plus the voxel cross-entropy with ``dice_ce``. With a
+    0/1 target it equals :func:`masked_dice_loss` (+ :func:`masked_seg_cross_entropy`)."""
+    loss = 1.0 - soft_dice(F.softmax(logits, dim=1)[:, 1], target[:, 1]).mean()
+    if seg_loss == "dice_ce":
+        loss = loss + F.cross_entropy(logits, target)
+    return loss
+
+
+def deep_supervision_loss(
+    full: torch.Tensor, aux: Sequence[torch.Tensor], seg_target: torch.Tensor, has_seg: torch.Tensor,
+    seg_loss: str = "dice",
+) -> torch.Tensor:
+    """``full``: the full-resolution segmentation loss (already masked); ``aux``: the coarser
+    decoder levels' logits, finest first. Returns ``(full + sum_k 2^-k aux_k) / (1 + sum_k
+    2^-k)`` over the samples with ``has_seg``; ``full`` alone when none has one."""
+    mask = has_seg.bool()
+    if not aux or not bool(mask.any()):
+        return full + sum(a.sum() * 0.0 for a in aux)
+    target = seg_target[mask]
+    if target.ndim == aux[0].ndim:  # (n, 1, D, H, W)
+        target = target[:, 0]
+    total, norm = full, 1.0
+    for k, logits in enumerate(aux, start=1):
+        weight = 0.5**k
+        soft = reduce_target(target, logits.shape[1], logits.shape[2:])
+        total = total + weight * soft_seg_loss(logits[mask].float(), soft, seg_loss)
+        norm += weight
+    return total / norm
+
+
 class MultiTaskLoss(torch.nn.Module):
     """Task-weighted sum of the masked losses; returns ``(total, {task: loss})``."""
 
@@ -127,5 +172,9 @@ class MultiTaskLoss(torch.nn.Module):
         if self.seg_loss == "dice_ce":
             parts["seg"] = parts["seg"] + masked_seg_cross_entropy(
                 outputs["seg"], batch["seg"], batch["has_seg"])
+        aux = outputs.get("seg_aux")
+        if aux:
+            parts["seg"] = deep_supervision_loss(parts["seg"], aux, batch["seg"], batch["has_seg"],
+                                                 self.seg_loss)
         total = sum(self.task_weights.get(name, 0.0) * value for name, value in parts.items())
         return total, parts

@@ -87,6 +87,13 @@ class NetworkConfig:
     #: learns one direction in feature space where the multinomial one learns three, the grade III
     #: one from its few, mixed patients
     grade_head: str = "multinomial"
+    #: deep supervision of the decoder (nnU-Net): in training, this many coarser decoder levels
+    #: (level 1 up, at most ``depth - 2``) get a 1x1x1 segmentation head of their own, scored by
+    #: the segmentation loss against the reference reduced to their grid
+    #: (:func:`glioma.model.losses.deep_supervision_loss`); the coarse levels get a direct
+    #: gradient instead of one through every finer level. 0: off (paper). Inference never
+    #: computes them.
+    deep_supervision: int = 0
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -567,9 +574,16 @@ class PSNet(nn.Module):
         self.seg_head = PointwiseConv3d(f(0), config.seg_classes)
         if not 0.0 < config.seg_prior < 1.0:
             raise ValueError(f"seg_prior must be in (0, 1), got {config.seg_prior}")
+        if not 0 <= config.deep_supervision <= config.depth - 2:
+            raise ValueError(f"deep_supervision must be in [0, depth - 2 = {config.depth - 2}], "
+                             f"got {config.deep_supervision}")
+        # aux_heads[i]: decoder level i + 1 (the output of decoders[i + 1], filters f(i + 1))
+        self.aux_heads = nn.ModuleList(
+            [PointwiseConv3d(f(level), config.seg_classes) for level in range(1, config.deep_supervision + 1)])
         with torch.no_grad():
-            self.seg_head.bias.zero_()
-            self.seg_head.bias[1:] = math.log(config.seg_prior / (1.0 - config.seg_prior))
+            for head in [self.seg_head, *self.aux_heads]:
+                head.bias.zero_()
+                head.bias[1:] = math.log(config.seg_prior / (1.0 - config.seg_prior))
         if config.activation_checkpointing:
             for block in [*self.encoders, *self.decoders]:
                 block.checkpoint_units = True
@@ -631,9 +645,14 @@ class PSNet(nn.Module):
             h, p = self._segment(self._encode, level, h)
             skips.append(h)
             pooled.append(p)
+        aux: list[torch.Tensor] = []
+        supervise = self.training and len(self.aux_heads) > 0
         for level in range(self.config.depth - 1, 0, -1):
             h, p = self._segment(self._decode, level, h, skips[level - 1])
             pooled.append(p)
+            # h: the output of decoder level ``level - 1``
+            if supervise and 1 <= level - 1 <= len(self.aux_heads):
+                aux.insert(0, self.aux_heads[level - 2](h))
         if self.config.pooling == "tumour_only":
             pooled = []
         if self.contrasts is not None:
@@ -652,6 +671,8 @@ class PSNet(nn.Module):
         elif self.config.label_structure == "codeletion_within_idh":
             out["codeletion"] = codeletion_within_idh(out["idh"], out["codeletion"])
         out["seg"] = h
+        if supervise:
+            out["seg_aux"] = aux  # type: ignore[assignment] # finest first: decoder levels 1, 2, ...
         return out
 
 
