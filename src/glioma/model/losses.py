@@ -126,17 +126,15 @@ def deep_supervision_loss(
     """``full``: the full-resolution segmentation loss (already masked); ``aux``: the coarser
     decoder levels' logits, finest first. Returns ``(full + sum_k 2^-k aux_k) / (1 + sum_k
     2^-k)`` over the samples with ``has_seg``; ``full`` alone when none has one."""
-    mask = has_seg.bool()
-    if not aux or not bool(mask.any()):
-        return full + sum(a.sum() * 0.0 for a in aux)
-    target = seg_target[mask]
-    if target.ndim == aux[0].ndim:  # (n, 1, D, H, W)
-        target = target[:, 0]
     total, norm = full, 1.0
-    for k, logits in enumerate(aux, start=1):
+    for k, aux_logits in enumerate(aux, start=1):
+        picked = _segmented(aux_logits, seg_target, has_seg)
+        if picked is None:
+            return full + sum(a.sum() * 0.0 for a in aux)
+        logits, target = picked
         weight = 0.5**k
-        soft = reduce_target(target, logits.shape[1], logits.shape[2:])
-        total = total + weight * soft_seg_loss(logits[mask].float(), soft, seg_loss)
+        total = total + weight * soft_seg_loss(logits, reduce_target(target, logits.shape[1], logits.shape[2:]),
+                                               seg_loss)
         norm += weight
     return total / norm
 
